@@ -1,0 +1,113 @@
+"""The runtime interface: how the console talks to Docker, Kubernetes or local processes.
+
+Small on purpose (like Harlequin's adapter): list service states, start, stop, restart,
+stream logs, exec a probe inside, watch events. Every method is async; implementations
+backed by blocking clients (docker-py, kubernetes) run those calls in threads so the event
+loop, and therefore the UI, never blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from console.model import Service
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime cannot be reached (daemon down, socket missing, API server gone).
+
+    The message is shown to the operator as the reason, so it must be one readable line.
+    """
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What the runtime knows about one service's container (or pod, or process)."""
+
+    service: str
+    present: bool = False  # False: never created / not found
+    container_id: str = ""
+    container_name: str = ""
+    state: str = "missing"  # running, exited, restarting, created, paused, dead, missing
+    health: str | None = None  # healthy, unhealthy, starting, or None when no healthcheck
+    health_log: tuple[str, ...] = ()  # last outputs of the runtime's own healthcheck
+    restart_count: int = 0
+    recent_restarts: tuple[datetime, ...] = ()  # restart/start times seen recently
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    ports: tuple[str, ...] = ()  # published ports as "HOST:PORT->PORT/tcp"
+    network_mode: str = ""
+    image: str = ""
+    restart_policy: str = ""
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """A push notification from the runtime: something changed for a service."""
+
+    service: str
+    action: str  # start, die, restart, stop, kill, oom, health_status, create, destroy
+    time: datetime
+    container_id: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """Posted on the event stream when the connection itself changes (lost / back)."""
+
+    connected: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine:
+    service: str
+    text: str
+    time: datetime | None = None
+    stream: str = "stdout"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """What every runtime provides. `services` are the stack's services it manages."""
+
+    name: str
+
+    async def list_states(self, services: Sequence[Service]) -> dict[str, ContainerState]:
+        """State for every service (a `present=False` state for the ones with nothing)."""
+        ...
+
+    async def start(self, service: Service) -> None: ...
+
+    async def stop(self, service: Service, timeout: float = 10) -> None: ...
+
+    async def restart(self, service: Service, timeout: float = 10) -> None: ...
+
+    async def exec(self, service: Service, argv: Sequence[str], timeout: float) -> ExecResult:
+        """Run argv inside the service's container; raises TimeoutError past timeout."""
+        ...
+
+    def logs(
+        self, service: Service, tail: int = 100, follow: bool = False, timestamps: bool = True
+    ) -> AsyncIterator[LogLine]:
+        """Log lines, reassembled from the runtime's frames (one LogLine per text line)."""
+        ...
+
+    def events(self, services: Sequence[Service]) -> AsyncIterator[RuntimeEvent | StreamStatus]:
+        """Push updates; reconnects by itself and yields StreamStatus when the link changes."""
+        ...
+
+    async def close(self) -> None: ...
