@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv test lint env demo console status bench clean
+
+$(BIN)/vextrus-console: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/vextrus-console
+
+env:
+	bash scripts/test-env.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## make test: install what is missing, start Docker/PostgreSQL/Redis, lint, run every test.
+test: venv env lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+console: venv
+	$(BIN)/vextrus-console
+
+status: venv
+	$(BIN)/vextrus-console status
+
+bench: venv env
+	$(BIN)/python bench/refresh.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

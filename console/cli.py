@@ -1,0 +1,176 @@
+"""`vextrus-console`: the console with no subcommand, headless commands otherwise.
+
+Exit codes are a contract for scripts: 0 all operational (or the command succeeded),
+1 not all operational (or the action failed), 2 usage or configuration error.
+Textual is never imported on the headless paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from console.factory import RUNTIMES, AppContext, ConfigError, Options, build_app, build_context
+from console.stackfile import StackFileError
+
+EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
+
+
+def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted both before and after the subcommand."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--stack", metavar="FILE", default=default(None),
+                        help="stack file (TOML); default: the bundled Vextrus inventory")
+    parser.add_argument("--project", metavar="NAME", default=default(None),
+                        help="compose project name (overrides the stack file)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=default("docker"),
+                        help="where the services run (default: docker)")
+    parser.add_argument("--docker-host", metavar="URL", default=default(None),
+                        help="Docker daemon address (default: DOCKER_HOST or the local socket)")
+    parser.add_argument("--read-only", action="store_true", default=default(False),
+                        help="refuse every action that changes anything")
+    parser.add_argument("--state-dir", metavar="DIR", default=default(None),
+                        help="where the journal lives (default: the user's state dir)")
+    parser.add_argument("--config", metavar="FILE", default=default(None),
+                        help="config file (default: the user's config dir)")
+    parser.add_argument("--theme", metavar="NAME", default=default(None),
+                        help="vextrus-dark, vextrus-light or vextrus-high-contrast")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vextrus-console",
+        description="Operations console for the Vextrus ERP stack. "
+        "With no command, opens the interactive console.",
+    )
+    _add_common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = sub.add_parser("status", help="print the live status of every service")
+    _add_common(status, suppress=True)
+    fmt = status.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="stable JSON for scripts")
+    fmt.add_argument("--markdown", action="store_true",
+                     help="the seeds' status matrix table, from live data")
+    status.add_argument("--watch", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
+                        help="refresh every SECONDS (default 2) until interrupted")
+
+    validate = sub.add_parser("validate", help="check a stack file and print a summary")
+    _add_common(validate, suppress=True)
+
+    imp = sub.add_parser("import-compose", help="turn a docker-compose file into a stack file")
+    _add_common(imp, suppress=True)
+    imp.add_argument("compose_file", metavar="FILE")
+    imp.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(
+        stack_path=args.stack,
+        project=args.project,
+        runtime=args.runtime,
+        docker_host=args.docker_host,
+        read_only=args.read_only,
+        theme=args.theme,
+        state_dir=args.state_dir,
+        config_path=args.config,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (StackFileError, ConfigError) as exc:
+        print(f"vextrus-console: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "import-compose":
+        return _import_compose(args)
+    ctx = build_context(_options(args))
+    if args.command == "validate":
+        return _validate(ctx)
+    if args.command == "status":
+        return asyncio.run(_status(ctx, args))
+    build_app(ctx).run()
+    return EXIT_OK
+
+
+def _validate(ctx: AppContext) -> int:
+    stack = ctx.stack
+    tiers = ", ".join(f"{t} {sum(1 for s in stack.services if s.tier == t)}"
+                      for t in stack.tier_order())
+    print(f"{stack.source}: ok: {len(stack.services)} services ({tiers})")
+    return EXIT_OK
+
+
+def _import_compose(args: argparse.Namespace) -> int:
+    from console.compose_import import import_compose
+    from console.fileio import write_text_atomic
+
+    text = import_compose(args.compose_file)
+    if args.output:
+        write_text_atomic(Path(args.output), text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+async def _status(ctx: AppContext, args: argparse.Namespace) -> int:
+    from console.render_text import render_status_table
+
+    try:
+        while True:
+            status = await ctx.monitor.refresh()
+            if args.json:
+                from console.export import status_to_json
+
+                out = status_to_json(status) + "\n"
+            elif args.markdown:
+                from console.export import status_to_markdown
+
+                out = status_to_markdown(status)
+            else:
+                out = render_status_table(status, color=_color_wanted())
+            if args.watch:
+                sys.stdout.write("\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n")
+            sys.stdout.write(out)
+            sys.stdout.flush()
+            code = EXIT_OK if status.operational == status.total else EXIT_NOT_READY
+            if not args.watch:
+                return code
+            await asyncio.sleep(args.watch)
+    finally:
+        if ctx.runtime is not None:
+            await ctx.runtime.close()
+
+
+def _color_wanted() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The one place that builds the console: stack, runtime, journal, monitor, then the App.
+
+The CLI and the tests both come through here, so what the tests exercise is what operators
+run. Backends are chosen by name and injected; nothing below this module picks its own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.journal import Journal, default_state_dir
+from console.model import Stack
+from console.monitor import Monitor, now_utc
+from console.runtime.base import Runtime
+from console.stackfile import StackFileError, load_stack
+
+if TYPE_CHECKING:
+    from console.app import VextrusApp
+
+RUNTIMES = ("docker", "none")
+
+
+class ConfigError(Exception):
+    """A bad config file or option; str() is one line naming the file and field."""
+
+
+@dataclass
+class Options:
+    """What the CLI parsed (or a test chose)."""
+
+    stack_path: str | None = None
+    project: str | None = None
+    runtime: str = "docker"
+    docker_host: str | None = None
+    read_only: bool = False
+    theme: str | None = None
+    state_dir: str | None = None
+    config_path: str | None = None
+
+
+@dataclass
+class AppContext:
+    """Everything the App and the headless commands need, built once."""
+
+    stack: Stack
+    runtime: Runtime | None
+    monitor: Monitor
+    journal: Journal | None
+    read_only: bool = False
+    theme: str = "vextrus-dark"
+    clock: Callable[[], datetime] = now_utc
+    keymap: dict[str, str] = field(default_factory=dict)
+
+
+def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Runtime | None:
+    """Pick the runtime backend by name. Heavy clients are imported only when chosen."""
+    if kind == "docker":
+        from console.runtime.docker import DockerRuntime
+
+        return DockerRuntime(stack.project, base_url=docker_host)
+    if kind == "none":
+        return None
+    raise ConfigError(f"--runtime: unknown runtime {kind!r} (choose from {', '.join(RUNTIMES)})")
+
+
+def load_config(path: str | None) -> dict:
+    """The user's config file (theme, [keys] overrides); missing file means defaults."""
+    if path is None:
+        from platformdirs import user_config_dir
+
+        candidate = Path(user_config_dir("vextrus-console")) / "config.toml"
+    else:
+        candidate = Path(path)
+    if not candidate.exists():
+        if path is not None:
+            raise ConfigError(f"{path}: config file not found")
+        return {}
+    try:
+        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{candidate}: {exc}") from None
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        raise ConfigError(f"{candidate}: [keys] must map action names to key strings")
+    return data
+
+
+def build_context(
+    opts: Options,
+    clock: Callable[[], datetime] = now_utc,
+    runtime: Runtime | None = None,
+    journal: Journal | None = None,
+) -> AppContext:
+    """Build the context; raises StackFileError or ConfigError with one-line messages."""
+    stack = load_stack(opts.stack_path)
+    if opts.project:
+        stack = stack.with_project(opts.project)
+    config = load_config(opts.config_path)
+    if runtime is None:
+        runtime = build_runtime(opts.runtime, stack, opts.docker_host)
+    if journal is None:
+        state_dir = Path(opts.state_dir) if opts.state_dir else default_state_dir()
+        journal = Journal(state_dir / "journal.sqlite3", stack=stack.name)
+    monitor = Monitor(stack, runtime, journal, clock=clock)
+    theme = opts.theme or config.get("theme") or "vextrus-dark"
+    return AppContext(
+        stack=stack,
+        runtime=runtime,
+        monitor=monitor,
+        journal=journal,
+        read_only=opts.read_only,
+        theme=str(theme),
+        clock=clock,
+        keymap=dict(config.get("keys", {})),
+    )
+
+
+def build_app(ctx: AppContext) -> VextrusApp:
+    """The Textual App, imported lazily so headless commands never load Textual."""
+    from console.app import VextrusApp
+
+    return VextrusApp(ctx)
+
+
+__all__ = [
+    "AppContext",
+    "ConfigError",
+    "Options",
+    "StackFileError",
+    "build_app",
+    "build_context",
+    "build_runtime",
+]

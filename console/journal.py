@@ -1,0 +1,139 @@
+"""The journal: what happened, persisted in SQLite so it survives a crash or a dropped SSH.
+
+Status transitions, runtime events and guided actions go into one small database under the
+user's state directory. The timeline screen and the Markdown report read it back; bring-up
+`--resume` (a later issue) reads its action rows.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from console.masking import mask_secrets
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    stack TEXT NOT NULL,
+    service TEXT NOT NULL,
+    old_state TEXT NOT NULL DEFAULT '',
+    new_state TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS entries_at ON entries(at);
+CREATE TABLE IF NOT EXISTS last_state (
+    stack TEXT NOT NULL,
+    service TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (stack, service)
+);
+"""
+
+
+def default_state_dir() -> Path:
+    """`$VEXTRUS_STATE_DIR` if set (tests, CI), else the platform's user state dir."""
+    env = os.environ.get("VEXTRUS_STATE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("vextrus-console"))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # transition | event | action
+    service: str
+    text: str
+    old_state: str = ""
+    new_state: str = ""
+
+
+class Journal:
+    """A thread-safe SQLite journal. One file per user, shared by every stack (column)."""
+
+    def __init__(self, path: Path | str | None = None, stack: str = "vextrus") -> None:
+        self.path = Path(path) if path else default_state_dir() / "journal.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stack = stack
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- writing ----------------------------------------------------------------------
+
+    def record_transitions(
+        self, states: Iterable[tuple[str, str, str]], at: datetime | None = None
+    ) -> list[tuple[str, str, str]]:
+        """Record (service, new_state, detail) where the state differs from the last one.
+
+        Returns the transitions written as (service, old, new). The last known state is kept
+        in the database, so a restarted console does not re-record an unchanged stack.
+        """
+        at = at or datetime.now(UTC)
+        written: list[tuple[str, str, str]] = []
+        with self._lock:
+            last = dict(
+                self._db.execute(
+                    "SELECT service, state FROM last_state WHERE stack=?", (self.stack,)
+                ).fetchall()
+            )
+            self._db.execute("BEGIN")
+            for service, new, detail in states:
+                old = last.get(service, "")
+                if old == new:
+                    continue
+                self._db.execute(
+                    "INSERT INTO entries(at, kind, stack, service, old_state, new_state, text)"
+                    " VALUES (?, 'transition', ?, ?, ?, ?, ?)",
+                    (at.isoformat(), self.stack, service, old, new, mask_secrets(detail)),
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO last_state(stack, service, state) VALUES (?, ?, ?)",
+                    (self.stack, service, new),
+                )
+                written.append((service, old, new))
+            self._db.execute("COMMIT")
+        return written
+
+    def record(self, kind: str, service: str, text: str, at: datetime | None = None) -> None:
+        """Record a runtime event or an action (text is masked before it is stored)."""
+        at = at or datetime.now(UTC)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO entries(at, kind, stack, service, text) VALUES (?, ?, ?, ?, ?)",
+                (at.isoformat(), kind, self.stack, service, mask_secrets(text)),
+            )
+
+    # --- reading ----------------------------------------------------------------------
+
+    def timeline(self, limit: int = 500, kinds: Iterable[str] | None = None) -> list[TimelineEntry]:
+        """The newest `limit` entries of this stack, oldest first."""
+        sql = "SELECT at, kind, service, text, old_state, new_state FROM entries WHERE stack=?"
+        args: list[object] = [self.stack]
+        if kinds:
+            kinds = list(kinds)
+            sql += " AND kind IN (" + ",".join("?" * len(kinds)) + ")"
+            args.extend(kinds)
+        sql += " ORDER BY at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [
+            TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5])
+            for r in reversed(rows)
+        ]

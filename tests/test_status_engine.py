@@ -1,0 +1,143 @@
+"""The status engine's rules on plain data: what the operator reads for each situation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from console.model import HealthCheck, Service, Stack
+from console.probes.base import ProbeResult
+from console.runtime.base import ContainerState
+from console.status import evaluate
+from console.status_types import State
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+HTTP = HealthCheck(kind="http", port=3001, path="/health")
+
+
+def svc(name: str, deps: tuple[str, ...] = (), checks=(HTTP,), tier: str = "core") -> Service:
+    return Service(name=name, tier=tier, depends_on=deps, checks=checks, ports=(3001,))
+
+
+def running(name: str, **kw) -> ContainerState:
+    base = dict(service=name, present=True, state="running", started_at=NOW - timedelta(minutes=3))
+    base.update(kw)
+    return ContainerState(**base)
+
+
+def ok(check=HTTP, where="host", ms=3.0) -> ProbeResult:
+    return ProbeResult(check=check, ok=True, latency_ms=ms, output="ok", where=where)
+
+
+def fail(check=HTTP, where="host", error="connection refused", ms=1.0) -> ProbeResult:
+    return ProbeResult(check=check, ok=False, latency_ms=ms, error=error, where=where)
+
+
+def test_all_healthy_is_operational_and_full_readiness():
+    stack = Stack("t", (svc("a"), svc("b", ("a",))))
+    st = evaluate(stack, {"a": running("a"), "b": running("b")}, {"a": [ok()], "b": [ok()]}, NOW)
+    assert [s.state for s in st.services] == [State.OPERATIONAL, State.OPERATIONAL]
+    assert st.readiness == 1.0
+    assert st.readiness_text == "Readiness 100% · 2/2 operational"
+    assert st.get("a").uptime_s == 180
+    assert st.root_causes() == []
+
+
+def test_port_forwarding_fault_is_told_apart_from_a_dead_service():
+    stack = Stack("t", (svc("auth"),))
+    probes = {"auth": [fail(), ok(where="inside")]}
+    s = evaluate(stack, {"auth": running("auth")}, probes, NOW).get("auth")
+    assert s.state is State.UNREACHABLE
+    assert s.issues == ("healthy inside, unreachable from host: port forwarding (:3001)",)
+    assert (s.reachable_host, s.reachable_inside) == (False, True)
+    assert s.root_cause
+
+
+def test_unhealthy_carries_the_failing_probe_output():
+    stack = Stack("t", (svc("cfg"),))
+    probes = {"cfg": [ProbeResult(HTTP, False, 4.0, output="GraphQL conflict", error="HTTP 503")]}
+    s = evaluate(stack, {"cfg": running("cfg")}, probes, NOW).get("cfg")
+    assert s.state is State.UNHEALTHY
+    assert s.issues == ("unhealthy: http 127.0.0.1:3001/health: HTTP 503: GraphQL conflict",)
+
+
+def test_restart_loop_needs_three_restarts_within_five_minutes():
+    stack = Stack("t", (svc("cfg"),))
+    looping = running(
+        "cfg",
+        state="restarting",
+        restart_count=7,
+        exit_code=3,
+        recent_restarts=(NOW - timedelta(seconds=90), NOW - timedelta(seconds=60), NOW),
+    )
+    s = evaluate(stack, {"cfg": looping}, {}, NOW).get("cfg")
+    assert s.state is State.RESTART_LOOP and s.restart_loop
+    assert s.issues[0] == "restart loop: 3 restarts in 2 min, last exit code 3"
+    old = running("cfg", restart_count=7, recent_restarts=(NOW - timedelta(minutes=9),) * 3)
+    s2 = evaluate(stack, {"cfg": old}, {"cfg": [ok()]}, NOW).get("cfg")
+    assert s2.state is State.OPERATIONAL and not s2.restart_loop
+
+
+def test_exited_not_started_and_no_health_endpoint_in_words():
+    stack = Stack("t", (svc("a"), svc("b"), svc("gw", checks=())))
+    states = {
+        "a": running("a", state="exited", exit_code=137, oom_killed=True),
+        "gw": running("gw"),
+    }
+    st = evaluate(stack, states, {"b": [fail()]}, NOW)
+    assert st.get("a").issues == ("exited with code 137 (OOM killed)",)
+    assert st.get("b").state is State.NOT_STARTED and st.get("b").issues == ("not started",)
+    gw = st.get("gw")
+    assert gw.state is State.DEGRADED and gw.issues == ("no health endpoint",)
+    assert gw.health == "none" and not gw.operational
+
+
+def test_blocked_chain_root_cause_and_blast_radius():
+    stack = Stack(
+        "t",
+        (
+            svc("zookeeper"),
+            svc("kafka", ("zookeeper",)),
+            svc("master-data", ("kafka",)),
+            svc("api-gateway", ("master-data",)),
+            svc("redis"),
+        ),
+    )
+    states = {n: running(n) for n in ("kafka", "master-data", "api-gateway", "redis")}
+    states["zookeeper"] = running("zookeeper", state="exited", exit_code=1)
+    probes = {n: [ok()] for n in states}
+    st = evaluate(stack, states, probes, NOW)
+    zk, kafka, md = st.get("zookeeper"), st.get("kafka"), st.get("master-data")
+    assert zk.root_cause and zk.state is State.EXITED
+    assert zk.blast_radius == ("kafka", "master-data", "api-gateway")
+    assert kafka.state is State.BLOCKED and not kafka.root_cause
+    assert kafka.issues == ("blocked by zookeeper",)
+    assert md.issues == ("blocked by kafka <- zookeeper",)
+    assert md.blocked_by == ("kafka", "zookeeper")
+    assert st.get("api-gateway").issues == ("blocked by master-data <- kafka <- zookeeper",)
+    assert st.get("redis").operational
+    assert [r.name for r in st.root_causes()] == ["zookeeper"]
+    assert st.readiness_text == "Readiness 20% · 1/5 operational"
+
+
+def test_service_outside_the_runtime_is_judged_by_its_probes():
+    pg = HealthCheck(kind="postgres", port=5432)
+    stack = Stack("t", (svc("postgres", checks=(pg,)),))
+    s = evaluate(stack, {}, {"postgres": [ok(check=pg)]}, NOW).get("postgres")
+    assert s.state is State.OPERATIONAL
+    assert s.issues == ("answers on host, not managed here",)
+
+
+def test_runtime_outage_marks_everything_unknown_with_the_reason():
+    stack = Stack("t", (svc("a"),))
+    st = evaluate(stack, {}, {}, NOW, runtime_error="Docker daemon unreachable")
+    assert st.get("a").state is State.UNKNOWN
+    assert st.get("a").issues == ("runtime unreachable: Docker daemon unreachable",)
+    assert st.runtime_error == "Docker daemon unreachable"
+
+
+def test_docker_healthcheck_stands_in_when_no_probe_is_declared():
+    stack = Stack("t", (svc("x", checks=()),))
+    bad = running("x", health="unhealthy", health_log=("wget: server returned error: 500",))
+    s = evaluate(stack, {"x": bad}, {}, NOW).get("x")
+    assert s.state is State.UNHEALTHY
+    assert s.issues == ("unhealthy (docker healthcheck): wget: server returned error: 500",)
