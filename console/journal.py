@@ -29,6 +29,14 @@ CREATE TABLE IF NOT EXISTS entries (
     text TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entries_at ON entries(at);
+CREATE TABLE IF NOT EXISTS bringup (
+    run_id TEXT NOT NULL,
+    stack TEXT NOT NULL,
+    service TEXT NOT NULL,
+    result TEXT NOT NULL,
+    seconds REAL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS last_state (
     stack TEXT NOT NULL,
     service TEXT NOT NULL,
@@ -137,3 +145,51 @@ class Journal:
             TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5])
             for r in reversed(rows)
         ]
+
+    # --- bring-up progress (for --resume and start-up times) ------------------------------
+
+    def record_bringup(
+        self, run_id: str, service: str, result: str, seconds: float | None = None
+    ) -> None:
+        """One service's outcome in a bring-up run: ok, failed, skipped, or run markers."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO bringup(run_id, stack, service, result, seconds, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, self.stack, service, result, seconds, datetime.now(UTC).isoformat()),
+            )
+
+    def last_bringup(self) -> tuple[str, bool] | None:
+        """The newest run id of this stack and whether it finished (a 'finished' marker)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id FROM bringup WHERE stack=? ORDER BY rowid DESC LIMIT 1",
+                (self.stack,),
+            ).fetchone()
+            if not row:
+                return None
+            done = self._db.execute(
+                "SELECT 1 FROM bringup WHERE run_id=? AND service='*' AND result='finished'",
+                (row[0],),
+            ).fetchone()
+        return row[0], bool(done)
+
+    def bringup_results(self, run_id: str) -> dict[str, tuple[str, float | None]]:
+        """Per service, the latest result of that run and its start-up seconds."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, result, seconds FROM bringup WHERE run_id=? AND service != '*'"
+                " ORDER BY rowid",
+                (run_id,),
+            ).fetchall()
+        return {service: (result, seconds) for service, result, seconds in rows}
+
+    def startup_times(self) -> dict[str, float]:
+        """The latest recorded start-up time of each service (any run)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, seconds FROM bringup WHERE stack=? AND result='ok'"
+                " AND seconds IS NOT NULL ORDER BY rowid",
+                (self.stack,),
+            ).fetchall()
+        return {service: seconds for service, seconds in rows}

@@ -18,7 +18,13 @@ from console.journal import Journal
 from console.model import HealthCheck, Service, Stack
 from console.probes.base import ProbeResult
 from console.probes.registry import run_check
-from console.runtime.base import ContainerState, Runtime, RuntimeEvent, RuntimeUnavailable, StreamStatus
+from console.runtime.base import (
+    ContainerState,
+    Runtime,
+    RuntimeEvent,
+    RuntimeUnavailable,
+    StreamStatus,
+)
 from console.status import evaluate
 from console.status_types import StackStatus
 

@@ -134,7 +134,7 @@ def _judge_probes(
     reach_host = (not failed) if host else None
     reach_inside = (not inside_failed) if inside else None
     if not failed and not inside_failed:
-        issues = (note,) if note else ()
+        issues: tuple[str, ...] = (note,) if note else ()
         return _Base(State.OPERATIONAL, "healthy", issues, reach_host, reach_inside)
     if failed and inside and not inside_failed:
         port = failed[0].check.port
@@ -227,7 +227,9 @@ def _with_dependencies(
     )
 
 
-def _effective_ok(name: str, bases: Mapping[str, _Base], stack: Stack, seen: frozenset = frozenset()) -> bool:
+def _effective_ok(
+    name: str, bases: Mapping[str, _Base], stack: Stack, seen: frozenset = frozenset()
+) -> bool:
     """A dependency counts as met when it is operational and its own dependencies are met."""
     if name in seen:
         return False

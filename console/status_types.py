@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
 
 
-class State(str, Enum):
+class State(StrEnum):
     """Overall state of a service, worst first when sorting by severity."""
 
     RESTART_LOOP = "restart-loop"

@@ -15,11 +15,12 @@ T1 = datetime(2026, 11, 24, 9, 1, tzinfo=UTC)
 def test_only_changes_are_recorded_and_survive_a_restart(tmp_path):
     path = tmp_path / "j.sqlite3"
     j = Journal(path, stack="vx")
-    assert j.record_transitions([("auth", "operational", ""), ("cfg", "restart-loop", "x")], T0) == [
+    changes = [("auth", "operational", ""), ("cfg", "restart-loop", "x")]
+    assert j.record_transitions(changes, T0) == [
         ("auth", "", "operational"),
         ("cfg", "", "restart-loop"),
     ]
-    assert j.record_transitions([("auth", "operational", ""), ("cfg", "restart-loop", "x")], T1) == []
+    assert j.record_transitions(changes, T1) == []
     j.close()
     again = Journal(path, stack="vx")
     written = again.record_transitions([("auth", "exited", "exited with code 1")], T1)

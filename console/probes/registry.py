@@ -1,0 +1,62 @@
+"""Which probe answers which check kind, and running many checks at once.
+
+The monitor, the bring-up waiter and the CLI all come through `run_check` / `run_checks`,
+so every caller gets the same guarantees: one result per check, never an exception, each
+check bounded by its own timeout, all of them concurrent (a refresh costs the slowest
+probe, not the sum).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from console.model import HealthCheck, Service
+from console.probes.base import Probe, ProbeResult
+from console.probes.common import error_words, failed
+from console.probes.exec import ExecProbe
+from console.probes.http import HttpProbe
+from console.probes.kafka import KafkaProbe
+from console.probes.postgres import PostgresProbe
+from console.probes.redis import RedisProbe
+from console.probes.tcp import TcpProbe
+from console.probes.temporal import TemporalProbe
+
+if TYPE_CHECKING:
+    from console.runtime.base import Runtime
+
+PROBES: dict[str, Probe] = {
+    probe.kind: probe
+    for probe in (
+        HttpProbe(),
+        TcpProbe(),
+        PostgresProbe(),
+        RedisProbe(),
+        KafkaProbe(),
+        TemporalProbe(),
+        ExecProbe(),
+    )
+}
+
+
+async def run_check(
+    check: HealthCheck, service: Service, runtime: Runtime | None = None
+) -> ProbeResult:
+    """Run one check with the probe for its kind; failures come back as results."""
+    probe = PROBES.get(check.kind)
+    if probe is None:
+        return failed(check, f"unknown check kind {check.kind!r}")
+    try:
+        return await probe.run(check, service, runtime)
+    except Exception as exc:  # a probe bug must not take the whole refresh down
+        return failed(check, f"probe failed: {error_words(exc, check.timeout)}")
+
+
+async def run_checks(
+    pairs: Iterable[tuple[Service, HealthCheck]], runtime: Runtime | None = None
+) -> list[ProbeResult]:
+    """Run every (service, check) pair concurrently; results come back in the same order."""
+    return list(
+        await asyncio.gather(*(run_check(check, service, runtime) for service, check in pairs))
+    )

@@ -1,0 +1,52 @@
+"""Shared fixtures for tests that talk to real components (see DESIGN.md).
+
+A missing component is a skip on a developer box and a failure in CI (`CI=true`), so a
+broken CI machine cannot pass by skipping everything.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from tests.dockerlab import DockerLab, docker_available, sweep_stale
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def require(available: bool, reason: str) -> None:
+    """Stop a test whose real component is missing: fail in CI, skip elsewhere."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing component is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+@functools.cache
+def _docker_status() -> tuple[bool, str]:
+    return docker_available()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker"):
+        require(*_docker_status())
+
+
+@pytest.fixture(scope="session")
+def docker_lab() -> Iterator[DockerLab]:
+    """One compose project per test session; all of its containers go at the end."""
+    require(*_docker_status())
+    lab = DockerLab(f"vxtest-{os.getpid()}-{secrets.token_hex(3)}")
+    sweep_stale(lab.client)
+    try:
+        yield lab
+    finally:
+        lab.cleanup()
+        lab.client.close()
