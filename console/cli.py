@@ -20,7 +20,7 @@ from console.stackfile import StackFileError
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
 
 
-def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def _add_common(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
     """Options accepted both before and after the subcommand."""
 
     def default(value: object) -> object:
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(imp, suppress=True)
     imp.add_argument("compose_file", metavar="FILE")
     imp.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
+
+    from console import cli_actions
+
+    cli_actions.add_parsers(sub, _add_common)
     return parser
 
 
@@ -114,6 +118,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(ctx)
     if args.command == "status":
         return asyncio.run(_status(ctx, args))
+    if args.command in ("bringup", "restart", "pause-restarts"):
+        from console import cli_actions
+
+        return cli_actions.run(args, ctx)
     build_app(ctx).run()
     return EXIT_OK
 

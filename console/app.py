@@ -1,0 +1,292 @@
+"""The Textual App: owns the live status, runs the I/O workers, routes between screens.
+
+The app is the only place that talks to the monitor. Workers do the I/O (a refresh worker
+and an events worker); their results arrive as messages and land in two reactives,
+`status` and `link`, which the screens watch (data down, messages up). Refreshes never
+overlap: at most one runs and at most one waits, however many runtime events arrive.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from console.runtime.base import StreamStatus
+from console.status_types import StackStatus
+from screens.help import HelpScreen, help_entries
+from screens.matrix import MatrixScreen
+from themes import BASE_TCSS, DEFAULT_THEME, register_themes, theme_names
+from themes.palettes import VEXTRUS_DARK
+from widgets.banner import LinkState
+
+if TYPE_CHECKING:
+    from console.factory import AppContext
+
+POLL_SECONDS = 5.0
+
+# Screens owned elsewhere, imported on first use: "module:Class". A screen is built with
+# keyword arguments only (e.g. LogsScreen(services=["auth"])) and reads `app.ctx` / `app.status`.
+SCREENS: dict[str, str] = {
+    "graph": "screens.graph:GraphScreen",
+    "logs": "screens.logs:LogsScreen",
+    "timeline": "screens.timeline:TimelineScreen",
+    "workflows": "screens.workflows:WorkflowsScreen",
+}
+
+
+class ServicesRefreshed(Message):
+    """A full refresh finished (posted by the refresh worker)."""
+
+    def __init__(self, status: StackStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class RuntimeDisconnected(Message):
+    """The runtime's event stream dropped; `reason` is one readable line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class RuntimeReconnected(Message):
+    """The runtime's event stream is back."""
+
+
+class VextrusCommands(Provider):
+    """Command palette entries: every screen, filter, refresh, help, themes, quit."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = cast("VextrusApp", self.app)
+        goto = [
+            (f"Go to {name}", help_text, partial(app.open_screen, name))
+            for name, help_text in (
+                ("matrix", "the service matrix (home)"),
+                ("graph", "the dependency graph"),
+                ("logs", "logs of all services, merged"),
+                ("timeline", "status transitions and events"),
+                ("workflows", "Temporal workflows"),
+            )
+        ]
+        themes = [
+            (f"Theme: {name}", "switch the colour theme", partial(app.action_set_theme, name))
+            for name in theme_names()
+        ]
+        return [
+            *goto,
+            (
+                "Filter services",
+                "filter the matrix by name, tier, state or issue",
+                app.action_filter,
+            ),
+            ("Refresh now", "run a full refresh of every service", app.action_refresh),
+            ("Help", "every key binding of this screen", app.action_help),
+            *themes,
+            ("Quit", "leave the console", app.action_quit),
+        ]
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            if (score := matcher.match(name)) > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+class VextrusApp(App[None]):
+    """The operations console."""
+
+    TITLE = "Vextrus console"
+    CSS_PATH = BASE_TCSS
+    COMMANDS: ClassVar = {VextrusCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("colon", "command_palette", "Commands", id="command_palette"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette_alt", show=False),
+        Binding("g", "goto('graph')", "Graph", id="graph", show=False),
+        Binding("L", "goto('logs')", "All logs", id="logs_all", show=False),
+        Binding("t", "goto('timeline')", "Timeline", id="timeline", show=False),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="refresh", show=False),
+    ]
+
+    MODES: ClassVar = {"matrix": MatrixScreen}
+    DEFAULT_MODE = "matrix"
+
+    status: reactive[StackStatus | None] = reactive(None)
+    link: reactive[LinkState] = reactive(LinkState)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self._refreshing = False
+        self._pending = False
+        self._poll_timer: Timer | None = None
+        register_themes(self)
+        self.theme = ctx.theme if self.get_theme(ctx.theme) else DEFAULT_THEME
+        self.set_keymap(ctx.keymap)
+        self.set_reactive(VextrusApp.link, LinkState(runtime=self._runtime_name()))
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Status colours for themes that do not define them (Textual's built-in ones)."""
+        return {**super().get_theme_variable_defaults(), **VEXTRUS_DARK.variables}
+
+    def on_mount(self) -> None:
+        if self.theme != self.ctx.theme:
+            self.notify(
+                f"unknown theme {self.ctx.theme!r}: using {DEFAULT_THEME}", severity="warning"
+            )
+        self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
+        self.request_refresh()
+        self._watch_events()
+
+    def _runtime_name(self) -> str:
+        return self.ctx.runtime.name if self.ctx.runtime is not None else "none"
+
+    # --- refreshing: one in flight, one pending, polls never overlap ----------------------
+
+    def request_refresh(self) -> None:
+        """Start a refresh, or remember that one is wanted once the running one ends."""
+        if self._refreshing:
+            self._pending = True
+            return
+        self._refreshing = True
+        self._refresh_worker()
+
+    @work(group="refresh", exclusive=True, exit_on_error=False)
+    async def _refresh_worker(self) -> None:
+        self.post_message(ServicesRefreshed(await self.ctx.monitor.refresh()))
+
+    def _poll(self) -> None:
+        """The fallback poll: skipped while a refresh is running (push usually beats it)."""
+        if not self._refreshing:
+            self.request_refresh()
+
+    @work(group="events", exit_on_error=False)
+    async def _watch_events(self) -> None:
+        """Runtime events schedule a refresh; stream changes become connect messages."""
+        async for item in self.ctx.monitor.events():
+            if isinstance(item, StreamStatus):
+                self.post_message(
+                    RuntimeReconnected() if item.connected else RuntimeDisconnected(item.reason)
+                )
+            else:
+                self.request_refresh()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place background failures surface: logged, notified, app keeps running."""
+        worker = event.worker
+        if worker.group == "refresh" and event.state in _FINISHED:
+            self._refreshing = False
+            if self._pending:
+                self._pending = False
+                self.request_refresh()
+        if event.state is WorkerState.ERROR:
+            self.log.error(f"worker {worker.name!r} ({worker.group}) failed: {worker.error!r}")
+            self.notify(
+                f"{worker.group}: {worker.error}", title="Background task failed", severity="error"
+            )
+
+    # --- messages: results land in the reactives ----------------------------------------
+
+    def on_services_refreshed(self, message: ServicesRefreshed) -> None:
+        self.status = message.status
+        if message.status.runtime_error:
+            self._runtime_down(message.status.runtime_error)
+        elif self.link.down:
+            self.link = LinkState(runtime=self._runtime_name())
+
+    def on_runtime_disconnected(self, message: RuntimeDisconnected) -> None:
+        self._runtime_down(message.reason)
+
+    def on_runtime_reconnected(self, message: RuntimeReconnected) -> None:
+        self.link = LinkState(runtime=self._runtime_name())
+        self.request_refresh()
+
+    def _runtime_down(self, reason: str) -> None:
+        """Show the banner and line the countdown up with the next poll."""
+        if self._poll_timer is not None:
+            self._poll_timer.reset()
+        retry_at = self.ctx.clock() + timedelta(seconds=POLL_SECONDS)
+        self.link = replace(self.link, problem=reason, retry_at=retry_at)
+
+    # --- navigation and actions ---------------------------------------------------------
+
+    def open_screen(self, name: str, **kwargs: object) -> None:
+        """Push a screen by name; one that does not exist yet is a notice, not a crash."""
+        if name == "matrix":
+            self._go_home()
+            return
+        screen_class = load_screen(name)
+        if screen_class is None:
+            self.notify(f"{name}: not available yet", severity="warning")
+        elif not isinstance(self.screen, screen_class) or kwargs:
+            self.push_screen(cast(Callable[..., Screen[Any]], screen_class)(**kwargs))
+
+    def _go_home(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_goto(self, name: str) -> None:
+        self.open_screen(name)
+
+    def action_refresh(self) -> None:
+        self.request_refresh()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        title = f"Keys · {type(self.screen).__name__.removesuffix('Screen').lower()}"
+        self.push_screen(HelpScreen(help_entries(self, self.screen), title=title))
+
+    def action_filter(self) -> None:
+        self._go_home()
+        cast(MatrixScreen, self.screen).action_filter()
+
+    def action_set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def request_restart(self, service: str) -> None:
+        """Restart arrives with guided actions (a later issue); read-only refuses it now."""
+        if self.ctx.read_only:
+            self.notify(f"{service}: read-only mode: refused", severity="warning")
+        else:
+            self.notify(f"{service}: restart comes with guided actions")
+
+
+_FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+
+
+def load_screen(name: str) -> type[Screen[Any]] | None:
+    """Import a registered screen class lazily; None if it is not registered or not written."""
+    target = SCREENS.get(name)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    screen_class = getattr(module, class_name, None)
+    return screen_class if isinstance(screen_class, type) else None

@@ -1,0 +1,135 @@
+"""One service in full: probes, container facts, dependencies, blast radius, last logs.
+
+Opened with `enter` from the matrix. It follows the app's live status, so a refresh
+updates it in place; the log tail is loaded once in a worker, and a runtime that cannot
+give logs becomes a line of text, never a crash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from console.runtime.base import LogLine
+from console.status_types import StackStatus
+from widgets.service_facts import (
+    LOG_TAIL,
+    container_table,
+    dependencies_text,
+    dependents_of,
+    issues_renderable,
+    log_text,
+    names_text,
+    probes_text,
+    summary_text,
+)
+from widgets.status_style import StatusPalette
+
+if TYPE_CHECKING:
+    from console.app import VextrusApp
+
+NARROW_WIDTH = 110
+
+
+class DetailScreen(Screen[None]):
+    """Everything the console knows about one service."""
+
+    CSS_PATH = "detail.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("l", "logs", "Logs", id="detail.logs"),
+        Binding("r", "restart", "Restart", id="detail.restart"),
+    ]
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+        self._logs: list[LogLine] | str = "loading logs…"
+
+    @property
+    def vextrus(self) -> VextrusApp:
+        return cast("VextrusApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-summary")
+        with VerticalScroll(id="detail-scroll"):
+            yield from _section("Issues", "detail-issues")
+            yield from _section("Probes", "detail-probes")
+            with Horizontal(id="detail-columns"):
+                with Vertical(classes="detail-column"):
+                    yield from _section("Container", "detail-container")
+                with Vertical(classes="detail-column"):
+                    yield from _section("Dependencies", "detail-deps")
+                    yield from _section("Dependents", "detail-dependents")
+                    yield from _section("Blast radius", "detail-blast")
+            yield from _section(f"Last {LOG_TAIL} log lines", "detail-logs")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "status", self._show, init=True)
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self._show(self.vextrus.status)
+        )
+        self._load_logs()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+
+    def _show(self, status: StackStatus | None) -> None:
+        """Re-render every section from the latest snapshot."""
+        if status is None:
+            return
+        try:
+            service = status.get(self.service)
+        except KeyError:
+            self.query_one("#detail-summary", Static).update(f"{self.service}: not in the stack")
+            return
+        palette = StatusPalette.for_app(self.app)
+        updates = {
+            "#detail-summary": summary_text(service, palette),
+            "#detail-issues": issues_renderable(service, palette),
+            "#detail-probes": probes_text(service, palette),
+            "#detail-container": container_table(service.container, palette),
+            "#detail-deps": dependencies_text(service, status, palette),
+            "#detail-dependents": names_text(dependents_of(service.name, status), palette),
+            "#detail-blast": names_text(service.blast_radius, palette),
+            "#detail-logs": log_text(self._logs, palette),
+        }
+        for selector, renderable in updates.items():
+            self.query_one(selector, Static).update(renderable)
+
+    @work(group="detail-logs", exclusive=True, exit_on_error=False)
+    async def _load_logs(self) -> None:
+        """Tail the service's log through the runtime; failures become the text shown."""
+        self._logs = await fetch_logs(self.vextrus, self.service)
+        palette = StatusPalette.for_app(self.app)
+        self.query_one("#detail-logs", Static).update(log_text(self._logs, palette))
+
+    def action_logs(self) -> None:
+        self.vextrus.open_screen("logs", services=[self.service])
+
+    def action_restart(self) -> None:
+        self.vextrus.request_restart(self.service)
+
+
+async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:
+    """The last LOG_TAIL lines, or one line of text saying why there are none."""
+    runtime = app.ctx.runtime
+    if runtime is None:
+        return "no runtime: logs are not available"
+    try:
+        service = app.ctx.stack.service(name)
+        return [line async for line in runtime.logs(service, tail=LOG_TAIL, follow=False)]
+    except Exception as exc:  # any runtime failure is shown, not raised
+        return f"logs unavailable: {str(exc) or type(exc).__name__}"
+
+
+def _section(title: str, body_id: str) -> ComposeResult:
+    yield Static(title, classes="section-title")
+    yield Static(id=body_id, classes="section-body")

@@ -1,0 +1,91 @@
+"""The `?` overlay: every key that works right now, generated from the live bindings.
+
+Built from `Screen.active_bindings` of the screen underneath (app, screen and focused
+widget bindings, after the user's keymap), so it can never drift from what the keys do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from widgets.status_style import StatusPalette
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    group: str  # "This screen", "Global", or the focused widget's name
+    keys: str  # as displayed, e.g. "ctrl+r, f5"
+    description: str
+    binding_id: str = ""  # what a `[keys]` override in the config file names
+
+
+def help_entries(app: App[Any], screen: Screen[Any]) -> list[HelpEntry]:
+    """Bindings active on `screen`, one entry per action, grouped by where they live."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    ids: dict[tuple[str, str], str] = {}
+    for key, active in screen.active_bindings.items():
+        binding: Binding = active.binding
+        group = _group_name(active.node, app, screen)
+        if not binding.description or binding.system or (group != "Navigation" and not binding.id):
+            continue  # Textual's own app/screen plumbing (focus cycling, copy) is not ours
+        slot = (group, binding.description)
+        display = app.get_key_display(Binding(key, binding.action))
+        if display not in merged.setdefault(slot, []):
+            merged[slot].append(display)
+        ids.setdefault(slot, binding.id or "")
+    entries = [HelpEntry(g, ", ".join(keys), d, ids[(g, d)]) for (g, d), keys in merged.items()]
+    order = {"This screen": 0, "Global": 1}
+    return sorted(entries, key=lambda e: order.get(e.group, 2))
+
+
+def _group_name(node: object, app: App[Any], screen: Screen[Any]) -> str:
+    if node is app:
+        return "Global"
+    if node is screen:
+        return "This screen"
+    return "Navigation"  # the focused widget's own keys (table cursor, input editing)
+
+
+class HelpScreen(ModalScreen[None]):
+    """A centred, scrollable table of keys; esc (or ?) closes it."""
+
+    CSS_PATH = "help.tcss"
+    BINDINGS = [Binding("escape,question_mark", "dismiss", "Close help", id="help.close")]
+
+    def __init__(self, entries: Iterable[HelpEntry], title: str = "Keys") -> None:
+        super().__init__()
+        self._entries = list(entries)
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = self._title
+            box.border_subtitle = "esc to close"
+            yield Static(id="help-table")
+
+    def on_mount(self) -> None:
+        palette = StatusPalette.for_app(self.app)
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column("key", style=palette.info, no_wrap=True, min_width=10)
+        table.add_column("description", ratio=1, no_wrap=True)
+        table.add_column("binding id", style=palette.muted, no_wrap=True, justify="right")
+        group = None
+        for entry in self._entries:
+            if entry.group != group:
+                if group is not None:
+                    table.add_row("", "", "")
+                table.add_row(Text(entry.group, style=palette.muted + Style(bold=True)), "", "")
+                group = entry.group
+            table.add_row(entry.keys, entry.description, entry.binding_id)
+        self.query_one("#help-table", Static).update(table)

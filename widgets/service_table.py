@@ -1,0 +1,203 @@
+"""The live service matrix: a DataTable whose rows are updated in place.
+
+Row keys are service names (plus one key per tier header), so a refresh only rewrites the
+cells that changed: the cursor, the scroll position and the operator's eye stay where
+they were while the stack changes underneath. Rows are added or removed only when the set
+of rows itself changes (a filter, a sort with tier headers, a service appearing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from console.status_types import StackStatus
+from widgets.service_cells import (
+    SORT_MODES,
+    TIER_ROW_PREFIX,
+    Column,
+    fit_columns,
+    row_plan,
+    service_cells,
+    tier_cells,
+)
+from widgets.status_style import StatusPalette
+
+SCROLLBAR_WIDTH = 1
+
+
+class ServiceTable(DataTable[Text]):
+    """One row per service, grouped by tier, coloured from the active theme."""
+
+    DEFAULT_CSS = """
+    ServiceTable {
+        height: 1fr;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
+    ServiceTable > .datatable--header {
+        text-style: bold;
+        color: $status-info;
+        background: $panel;
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Details", id="service_table.details"),
+    ]
+
+    status: reactive[StackStatus | None] = reactive(None)
+    filter_text: reactive[str] = reactive("")
+    sort_mode: reactive[str] = reactive("tier")
+    blast_source: reactive[str | None] = reactive(None)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._columns: list[Column] = []
+        self._palette = StatusPalette.from_variables({})
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._palette = StatusPalette.for_app(self.app)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout()
+
+    def _layout(self) -> bool:
+        """Pick the columns that fit; rebuild only when the column set or widths change.
+
+        A rebuild is a layout change (terminal resized, Tier column shown or hidden by the
+        sort order), never a data refresh: refreshes always update in place.
+        """
+        columns = fit_columns(self.size.width - SCROLLBAR_WIDTH, self.sort_mode != "tier")
+        if columns == self._columns or not self.size.width:
+            return False
+        keep = self.selected_key
+        self._columns = columns
+        self.clear(columns=True)
+        for column in columns:
+            self.add_column(Text(column.label), width=column.width, key=column.key)
+        self._sync(keep)
+        return True
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._palette = StatusPalette.for_app(self.app)
+        self._sync()
+
+    # --- reactives: data down ---------------------------------------------------------
+
+    def watch_status(self) -> None:
+        self._sync()
+
+    def watch_filter_text(self) -> None:
+        self._sync()
+
+    def watch_sort_mode(self) -> None:
+        if not self._layout():
+            self._sync()
+
+    def watch_blast_source(self) -> None:
+        self._sync()
+
+    def validate_sort_mode(self, mode: str) -> str:
+        return mode if mode in SORT_MODES else "tier"
+
+    # --- what the screen asks ---------------------------------------------------------
+
+    @property
+    def selected_key(self) -> str | None:
+        """Row key under the cursor (a service name or a tier header key)."""
+        if not self.row_count:
+            return None
+        row = min(self.cursor_row, self.row_count - 1)
+        value = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+        return value
+
+    @property
+    def selected_service(self) -> str | None:
+        """Service under the cursor; None on a tier header or an empty table."""
+        key = self.selected_key
+        return None if key is None or key.startswith(TIER_ROW_PREFIX) else key
+
+    @property
+    def row_keys(self) -> list[str]:
+        """Row keys in display order (tier headers included)."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    @property
+    def service_keys(self) -> list[str]:
+        """Service names in display order (tier headers left out)."""
+        return [key for key in self.row_keys if not key.startswith(TIER_ROW_PREFIX)]
+
+    def cycle_sort(self) -> str:
+        """Next sort order (tier, state, name, latency); returns the new one."""
+        self.sort_mode = SORT_MODES[(SORT_MODES.index(self.sort_mode) + 1) % len(SORT_MODES)]
+        return self.sort_mode
+
+    # --- reconciliation ---------------------------------------------------------------
+
+    def _sync(self, keep: str | None = None) -> None:
+        """Make the rows match status, filter and sort, touching only what changed."""
+        status = self.status
+        if status is None or not self._columns:
+            return
+        plan = row_plan(status, self.filter_text, self.sort_mode)
+        keep = keep or self.selected_key or next((k for k, t in plan if t is None), None)
+        wanted = {key for key, _ in plan}
+        for key in [k for k in self.row_keys if k not in wanted]:
+            self.remove_row(key)
+        blast = self._blast_set(status)
+        issues_width = self._columns[-1].width
+        for key, tier in plan:
+            if tier is None:
+                cells = service_cells(status.get(key), self._palette, key in blast, issues_width)
+            else:
+                members = [s for s in status.services if s.tier == tier]
+                cells = tier_cells(tier, members, self._palette)
+            self._put_row(key, cells)
+        self._apply_order([key for key, _ in plan], keep)
+
+    def _blast_set(self, status: StackStatus) -> set[str]:
+        source = self.blast_source
+        if source is None:
+            return set()
+        try:
+            return set(status.get(source).blast_radius)
+        except KeyError:
+            return set()
+
+    def _put_row(self, key: str, cells: dict[str, Text]) -> None:
+        """Add the row, or update in place only the cells whose text or style changed."""
+        values = [cells.get(column.key, Text()) for column in self._columns]
+        if key not in self.rows:
+            self.add_row(*values, key=key)
+            return
+        for column, value in zip(self._columns, values, strict=True):
+            if not _same(self.get_cell(key, column.key), value):
+                self.update_cell(key, column.key, value)
+
+    def _apply_order(self, order: list[str], keep: str | None) -> None:
+        """Reorder rows to `order` (a sort by rank, not a rebuild) and keep the cursor's row."""
+        if self.row_keys != order:
+            rank = {id(self.get_cell(key, "service")): i for i, key in enumerate(order)}
+            self.sort("service", key=lambda cell: rank[id(cell)])
+        if keep is not None and keep in self.rows and keep != self.selected_key:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+
+
+def _same(old: Any, new: Text) -> bool:
+    """Rich's Text equality ignores the base style; a theme change must still repaint."""
+    return (
+        isinstance(old, Text)
+        and old.plain == new.plain
+        and old.style == new.style
+        and old.spans == new.spans
+    )
