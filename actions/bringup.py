@@ -1,0 +1,283 @@
+"""Phased bring-up: phases in order, dependency layers inside a phase, bounded parallelism.
+
+Each service is started, then waited on until its probes say healthy (its own timeout),
+never a fixed sleep. On a failure the phase stops, what runs keeps running, and a diagnosis
+(exit code, last 30 log lines, failing probe output, unmet dependencies) goes to the
+operator's `decide` callback: retry, skip or abort. Every outcome is journaled under a run
+id, so `resume=True` continues the last unfinished run after a crash or a dropped SSH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from actions.base import ActionError, CancelToken, Progress, Step
+from actions.waiting import StatusWaiter, WaitOutcome, is_up
+from console.journal import Journal
+from console.model import Stack, topological_layers, transitive
+from console.monitor import Monitor
+from console.runtime.base import Runtime
+from console.status_types import ServiceStatus
+
+Decision = Literal["retry", "skip", "abort"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why a service did not come up, with the evidence an operator asks for first."""
+
+    service: str
+    reason: str
+    exit_code: int | None
+    logs: tuple[str, ...]
+    probe_output: tuple[str, ...]
+    unmet: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        out = [f"{self.service}: {self.reason}"]
+        if self.exit_code is not None:
+            out.append(f"  exit code: {self.exit_code}")
+        if self.unmet:
+            out.append("  unmet dependencies: " + ", ".join(self.unmet))
+        out.extend(f"  probe: {p}" for p in self.probe_output)
+        if self.logs:
+            out.append(f"  last {len(self.logs)} log lines:")
+            out.extend(f"    {line}" for line in self.logs)
+        return out
+
+
+Decide = Callable[[Diagnosis], Awaitable[Decision]]
+
+
+async def abort_always(_: Diagnosis) -> Decision:
+    return "abort"
+
+
+class BringUp:
+    """The `bringup` action."""
+
+    name = "bringup"
+    writes = True
+
+    def __init__(
+        self,
+        stack: Stack,
+        runtime: Runtime,
+        monitor: Monitor,
+        journal: Journal | None = None,
+        only: str | None = None,
+        resume: bool = False,
+        parallel: int = 4,
+        timeout: float = 120.0,
+        decide: Decide = abort_always,
+        poll_interval: float = 0.25,
+    ) -> None:
+        if only is not None and only not in stack:
+            raise ActionError(f"bringup --only: unknown service {only!r}")
+        if parallel < 1:
+            raise ActionError("bringup --parallel must be at least 1")
+        self.stack, self.runtime, self.monitor, self.journal = stack, runtime, monitor, journal
+        self.only, self.resume, self.parallel, self.timeout = only, resume, parallel, timeout
+        self.decide = decide
+        self.waiter = StatusWaiter(monitor, poll_interval)
+        self.target = only or stack.name
+        self.run_id = ""
+        self.startup_seconds: dict[str, float] = {}
+        self.failed: list[str] = []
+        self.skipped: list[str] = []
+
+    # --- the plan ---------------------------------------------------------------------
+
+    def selected(self) -> list[str]:
+        """The services this run covers: all, or --only with its transitive dependencies."""
+        if self.only is None:
+            return self.stack.names()
+        deps = {s.name: list(s.depends_on) for s in self.stack.services}
+        wanted = {self.only, *transitive(self.only, deps)}
+        return [n for n in self.stack.names() if n in wanted]
+
+    def order(self) -> list[tuple[int, list[list[str]]]]:
+        """(phase, dependency layers inside the phase) in start order."""
+        chosen = set(self.selected())
+        phases = sorted({self.stack.service(n).phase for n in chosen})
+        out = []
+        for phase in phases:
+            members = [s for s in self.stack.services if s.name in chosen and s.phase == phase]
+            out.append((phase, topological_layers(members)))
+        return out
+
+    def plan(self) -> list[Step]:
+        steps = []
+        for phase, layers in self.order():
+            label = self.stack.phases.get(phase, f"phase {phase}")
+            for i, layer in enumerate(layers):
+                for name in layer:
+                    steps.append(
+                        Step(
+                            id=f"{name}",
+                            title=f"start {name}, wait until healthy (timeout {self.timeout:g}s)",
+                            target=name,
+                            detail=f"phase {phase} ({label}), layer {i + 1}, "
+                            f"up to {self.parallel} at once",
+                        )
+                    )
+        return steps
+
+    # --- running ------------------------------------------------------------------------
+
+    async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
+        done_before = self._resume_point()
+        try:
+            for phase, layers in self.order():
+                label = self.stack.phases.get(phase, f"phase {phase}")
+                yield Progress("info", "", f"phase {phase}: {label}")
+                for layer in layers:
+                    cancel.check()
+                    aborted = False
+                    async for event in self._run_layer(layer, done_before, cancel):
+                        aborted = aborted or event.data.get("abort") is True
+                        yield event
+                    if aborted:
+                        yield Progress("failed", "", f"aborted in phase {phase} ({label})")
+                        return
+            self._mark("*", "finished")
+            yield await self._final_report()
+        finally:
+            await self.waiter.close()
+
+    def _resume_point(self) -> dict[str, float | None]:
+        """Services already brought up by the run being resumed (empty for a new run)."""
+        last = self.journal.last_bringup() if (self.journal and self.resume) else None
+        if last and not last[1]:
+            self.run_id = last[0]
+            assert self.journal is not None
+            results = self.journal.bringup_results(self.run_id)
+            return {s: secs for s, (res, secs) in results.items() if res == "ok"}
+        self.run_id = secrets.token_hex(4)
+        return {}
+
+    async def _run_layer(
+        self, layer: list[str], done_before: dict[str, float | None], cancel: CancelToken
+    ) -> AsyncIterator[Progress]:
+        queue: asyncio.Queue[Progress | None] = asyncio.Queue()
+        gate = asyncio.Semaphore(self.parallel)
+        abort = asyncio.Event()
+
+        async def one(name: str) -> None:
+            async with gate:
+                if abort.is_set():
+                    return
+                await self._bring_one(name, done_before, cancel, queue, abort)
+
+        tasks = [asyncio.ensure_future(one(n)) for n in layer]
+        waiter = asyncio.ensure_future(_finish(tasks, queue))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            for t in tasks:
+                t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+        for t in tasks:
+            if not t.cancelled() and t.exception():
+                raise t.exception()  # type: ignore[misc]
+
+    async def _bring_one(
+        self,
+        name: str,
+        done_before: dict[str, float | None],
+        cancel: CancelToken,
+        queue: asyncio.Queue[Progress | None],
+        abort: asyncio.Event,
+    ) -> None:
+        if name in done_before:
+            await queue.put(Progress("skipped", name, "done in the resumed run"))
+            return
+        current = (self.waiter.latest or await self.waiter.fresh()).get(name)
+        if is_up(current):
+            self._mark(name, "ok", 0.0)
+            await queue.put(Progress("skipped", name, "already healthy"))
+            return
+        while True:
+            cancel.check()
+            await queue.put(Progress("started", name, "starting"))
+            outcome = await self._start_and_wait(name)
+            if outcome.ok:
+                self.startup_seconds[name] = outcome.seconds
+                self._mark(name, "ok", outcome.seconds)
+                note = "" if outcome.status.health != "none" else " (no health endpoint)"
+                await queue.put(Progress("ok", name, f"healthy in {outcome.seconds:.1f}s{note}"))
+                return
+            diagnosis = await self._diagnose(name, outcome)
+            await queue.put(
+                Progress("failed", name, outcome.reason, data={"diagnosis": diagnosis.lines()})
+            )
+            decision = await self.decide(diagnosis)
+            if decision == "retry":
+                continue
+            self._mark(name, "skipped" if decision == "skip" else "failed")
+            if decision == "skip":
+                self.skipped.append(name)
+                await queue.put(Progress("skipped", name, "skipped by the operator"))
+                return
+            self.failed.append(name)
+            abort.set()
+            await queue.put(Progress("info", name,
+                                     "abort: the phase stops, running services keep running",
+                                     data={"abort": True}))
+            return
+
+    async def _start_and_wait(self, name: str) -> WaitOutcome:
+        service = self.stack.service(name)
+        try:
+            await self.runtime.start(service)
+        except Exception as exc:  # the runtime's words are the diagnosis
+            status = (self.waiter.latest or await self.waiter.fresh()).get(name)
+            return WaitOutcome(status, False, 0.0, f"start failed: {exc}")
+        return await self.waiter.wait_up(name, self.timeout)
+
+    async def _diagnose(self, name: str, outcome: WaitOutcome) -> Diagnosis:
+        status: ServiceStatus = outcome.status
+        logs: list[str] = []
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(3):
+                async for line in self.runtime.logs(self.stack.service(name), tail=30):
+                    logs.append(line.text)
+        probes = tuple(
+            f"{p.check.describe()} ({p.where}): {p.error or 'ok'} {p.output[:200]}".strip()
+            for p in status.probes
+            if not p.ok
+        )
+        exit_code = status.container.exit_code if status.container else None
+        if status.runtime_state == "running":
+            exit_code = None
+        return Diagnosis(name, outcome.reason, exit_code, tuple(logs[-30:]), probes,
+                         status.unmet_deps)
+
+    async def _final_report(self) -> Progress:
+        status = await self.waiter.fresh()
+        times = ", ".join(f"{n} {s:.1f}s" for n, s in self.startup_seconds.items())
+        message = status.readiness_text + (f"; start-up times: {times}" if times else "")
+        return Progress(
+            "done",
+            "",
+            message,
+            data={"readiness": status.readiness, "failed": self.failed, "skipped": self.skipped},
+        )
+
+    def _mark(self, service: str, result: str, seconds: float | None = None) -> None:
+        if self.journal:
+            self.journal.record_bringup(self.run_id, service, result, seconds)
+
+
+async def _finish(
+    tasks: Sequence[asyncio.Future[None]], queue: asyncio.Queue[Progress | None]
+) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await queue.put(None)

@@ -1,0 +1,387 @@
+"""`secrets apply`: rewrite the compose file so its secrets become `${VARIABLE}` references.
+
+Seed 002: "Replace all hardcoded passwords with ${VARIABLE_NAME}". The rewrite is a text
+edit, not a YAML round-trip: only the characters of each secret change (or, for a
+`${VAR:-fallback}`, the fallback is dropped); comments, indentation, quoting, anchors and
+key order stay byte for byte. Each edited scalar keeps its quote style; a plain scalar
+inside a flow collection (`[CMD, redis-cli, -a, x]`) gets double quotes, because `{` and
+`}` would end a flow collection early. The result is parsed again and compared with the
+original node by node: if anything but the secrets would change, nothing is written.
+
+The same variable names as `secrets generate` are used (`assign_variables`), and the env
+file must hold all of them before the compose file is rewritten; otherwise compose would
+quietly substitute empty passwords. Optionally the env file's secrets are emitted as a
+Kubernetes Secret manifest (base64 `data`, mode 0600) or as Docker secret files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import difflib
+import os
+import re
+import stat
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from actions.base import ActionError, CancelToken, Progress, Step
+from actions.secrets import SecretsError, mask_value
+from actions.secrets_scan import (
+    ComposeScan,
+    Edit,
+    Finding,
+    assign_variables,
+    load_compose,
+    parse_env,
+    read_text_file,
+)
+from console.fileio import write_text_atomic
+
+Emit = Literal["k8s", "docker-secrets"]
+EMITS: tuple[Emit, ...] = ("k8s", "docker-secrets")
+SECRET_FILE_MODE = 0o600
+K8S_OBJECT_NAME = "vextrus-secrets"  # metadata.name of the emitted Kubernetes Secret
+_K8S_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class RewriteError(ActionError):
+    """The rewrite would change more than the secrets: nothing is written."""
+
+
+@dataclass(frozen=True)
+class Replacement:
+    finding: Finding
+    variable: str
+
+
+@dataclass
+class ApplyPlan:
+    """The rewritten compose text and everything the operator should see before it lands."""
+
+    compose_path: Path
+    env_path: Path
+    old_text: str = field(repr=False)
+    new_text: str = field(repr=False)
+    replacements: list[Replacement]
+    left: list[Finding]  # found, but not rewritten (review by hand)
+    missing: list[str]  # variables the rewrite needs that the env file lacks
+    env_values: dict[str, str] = field(repr=False)
+    secrets_by_line: dict[int, list[str]] = field(repr=False)  # for masking the diff
+
+    @property
+    def changed(self) -> bool:
+        return self.old_text != self.new_text
+
+    @property
+    def variables(self) -> list[str]:
+        return list(dict.fromkeys(r.variable for r in self.replacements))
+
+    def diff(self, reveal: bool = False) -> str:
+        """Unified diff of the compose file; secret values masked unless `reveal`."""
+        name = str(self.compose_path)
+        lines = difflib.unified_diff(self.old_text.splitlines(keepends=True),
+                                     self.new_text.splitlines(keepends=True),
+                                     fromfile=name, tofile=f"{name} (after apply)")
+        out = [line if line.endswith("\n") else line + "\n" for line in lines]
+        return "".join(out if reveal else mask_diff(out, self.secrets_by_line))
+
+
+_HUNK_RE = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)")
+
+
+def mask_diff(lines: list[str], secrets_by_line: dict[int, list[str]]) -> list[str]:
+    """Mask the secrets on the lines where the scan found them.
+
+    Masking every occurrence of a short value everywhere would also mangle `image:
+    minio/minio` when the password is `minio`; so a value is masked on its own lines, and
+    longer values (which do not occur by accident) wherever they appear. The rewrite never
+    adds or removes lines, so old and new line numbers are the same.
+    """
+    everywhere = {v for values in secrets_by_line.values() for v in values if len(v) >= 8}
+    out, old_no, new_no = [], 0, 0
+    for line in lines:
+        hunk = _HUNK_RE.match(line)
+        if hunk:
+            old_no, new_no = int(hunk[1]), int(hunk[2])
+            out.append(line)
+            continue
+        if line.startswith(("---", "+++")) and not old_no:
+            out.append(line)
+            continue
+        number = new_no if line.startswith("+") else old_no
+        out.append(mask_text(line, {*secrets_by_line.get(number, ()), *everywhere}))
+        old_no += not line.startswith("+")
+        new_no += not line.startswith("-")
+    return out
+
+
+def mask_text(text: str, values: Iterable[str]) -> str:
+    """Replace each secret value in `text` by its masked form, longest first."""
+    for value in sorted(set(v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, mask_value(value))
+    return text
+
+
+# --- the rewrite --------------------------------------------------------------------------
+
+
+def rewrite_compose(scan: ComposeScan) -> tuple[str, list[Replacement]]:
+    """New compose text with every rewritable secret replaced by `${VARIABLE}`."""
+    replacements = [Replacement(f, a.variable) for a in assign_variables(scan.findings)
+                    for f in a.findings]
+    by_node: dict[int, list[Replacement]] = {}
+    for r in replacements:
+        assert r.finding.edit is not None  # rewritable findings always have one
+        by_node.setdefault(r.finding.edit.node_start, []).append(r)
+    text = scan.text
+    expected: dict[int, str] = {}
+    for start in sorted(by_node, reverse=True):
+        group = by_node[start]
+        edit = _edit(group[0])
+        value = _replaced_value(edit.node_value, group)
+        expected[start] = value
+        text = text[:edit.raw_start] + _render_scalar(value, edit) + text[edit.raw_end:]
+    if replacements:
+        verify_rewrite(scan.text, text, expected, scan.path)
+    return text, sorted(replacements, key=lambda r: r.finding.line)
+
+
+def _edit(r: Replacement) -> Edit:
+    if r.finding.edit is None:  # pragma: no cover - filtered by `rewritable`
+        raise RewriteError(f"{r.finding.location()}: no position to rewrite")
+    return r.finding.edit
+
+
+def _replaced_value(value: str, group: list[Replacement]) -> str:
+    """Replace each secret inside one scalar, right to left so offsets stay valid."""
+    for r in sorted(group, key=lambda r: _edit(r).start, reverse=True):
+        edit = _edit(r)
+        value = value[:edit.start] + "${" + r.variable + "}" + value[edit.end:]
+    return value
+
+
+def _render_scalar(value: str, edit: Edit) -> str:
+    """The scalar's new source text, in its old quote style where YAML allows it."""
+    if edit.style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if edit.style == '"' or edit.flow:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def verify_rewrite(old: str, new: str, expected: dict[int, str], source: str) -> None:
+    """Parse the new text and check that only the expected scalars changed."""
+    try:
+        old_root = yaml.compose(old, Loader=yaml.SafeLoader)
+        new_root = yaml.compose(new, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise RewriteError(f"{source}: the rewrite would not parse ({' '.join(str(exc).split())})"
+                           "; nothing written") from None
+    problem = _compare(old_root, new_root, expected)
+    if problem:
+        raise RewriteError(f"{source}: the rewrite would change {problem}; nothing written")
+
+
+def _compare(a: Node | None, b: Node | None, expected: dict[int, str]) -> str:
+    """'' when `b` is `a` with the expected scalars replaced, else what differs."""
+    if type(a) is not type(b):
+        return "the document structure"
+    if isinstance(a, ScalarNode) and isinstance(b, ScalarNode):
+        want = expected.get(a.start_mark.index, a.value)
+        changed = a.start_mark.index in expected
+        if b.value != want or (not changed and a.tag != b.tag):
+            return f"the value at line {a.start_mark.line + 1}"
+        return ""
+    if isinstance(a, SequenceNode) and isinstance(b, SequenceNode):
+        if len(a.value) != len(b.value):
+            return f"the list at line {a.start_mark.line + 1}"
+        return next((p for x, y in zip(a.value, b.value, strict=True)
+                     if (p := _compare(x, y, expected))), "")
+    if isinstance(a, MappingNode) and isinstance(b, MappingNode):
+        if len(a.value) != len(b.value):
+            return f"the mapping at line {a.start_mark.line + 1}"
+        for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True):
+            problem = _compare(ka, kb, expected) or _compare(va, vb, expected)
+            if problem:
+                return problem
+    return ""
+
+
+# --- emitting the secrets elsewhere ---------------------------------------------------------
+
+
+def render_k8s_secret(values: dict[str, str], name: str, namespace: str | None) -> str:
+    """A Kubernetes Secret manifest (`data` is base64, which hides nothing: keep it 0600)."""
+    metadata: dict[str, object] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = {"app.kubernetes.io/part-of": "vextrus",
+                          "app.kubernetes.io/managed-by": "vextrus-console"}
+    doc = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode("utf-8")).decode("ascii")
+                 for k, v in values.items()},
+    }
+    header = ("# Kubernetes Secret generated by `vextrus-console secrets apply --emit k8s`.\n"
+              "# base64 is an encoding, not encryption: keep this file 0600, never commit it;\n"
+              "# apply it with `kubectl apply -f` or seal it (sealed-secrets, Vault) first.\n")
+    return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def check_k8s_name(name: str, what: str) -> None:
+    if len(name) > 253 or not _K8S_NAME_RE.fullmatch(name):
+        raise SecretsError(f"{what} {name!r}: not a valid Kubernetes name (lower case letters, "
+                           "digits, '-' and '.')")
+
+
+def docker_secrets_snippet(names: Iterable[str], directory: str) -> str:
+    """The top-level `secrets:` block for the files `--emit docker-secrets` writes."""
+    lines = ["secrets:"]
+    for name in names:
+        lines += [f"  {name.lower()}:", f"    file: ./{directory}/{name.lower()}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- the action -----------------------------------------------------------------------------
+
+
+def _by_line(findings: Iterable[Finding]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for f in findings:
+        if f.value:
+            out.setdefault(f.line, []).append(f.value)
+    return out
+
+
+class SecretsApply:
+    """Rewrites the compose file (backup kept) and optionally emits the secrets elsewhere."""
+
+    name = "secrets-apply"
+    writes = True
+
+    def __init__(
+        self,
+        compose_path: Path,
+        env_path: Path,
+        emit: Iterable[Emit] = (),
+        k8s_path: Path | None = None,
+        secret_name: str = K8S_OBJECT_NAME,
+        namespace: str | None = None,
+        secrets_dir: Path | None = None,
+    ) -> None:
+        self.compose_path, self.env_path = Path(compose_path), Path(env_path)
+        self.emit = tuple(dict.fromkeys(emit))
+        base = self.compose_path.parent
+        self.k8s_path = k8s_path or base / f"{secret_name}.k8s.yaml"
+        self.secrets_dir = secrets_dir or base / "secrets"
+        check_k8s_name(secret_name, "--secret-name")
+        if namespace:
+            check_k8s_name(namespace, "--namespace")
+        self.secret_name, self.namespace = secret_name, namespace
+        self.target = str(self.compose_path)
+        self._plan: ApplyPlan | None = None
+
+    def prepare(self) -> ApplyPlan:
+        """Read and rewrite in memory (read-only); plan(), the diff and run() share it."""
+        if self._plan is None:
+            if self.compose_path.is_symlink():
+                raise SecretsError(f"{self.compose_path}: refusing to rewrite a symbolic link; "
+                                   "pass the file it points to")
+            scan = load_compose(self.compose_path)
+            new_text, replacements = rewrite_compose(scan)
+            env = self._env_values()
+            needed = list(dict.fromkeys(r.variable for r in replacements))
+            self._plan = ApplyPlan(
+                self.compose_path, self.env_path, scan.text, new_text, replacements,
+                [f for f in scan.findings if not f.rewritable],
+                [n for n in needed if not env.get(n)], env, _by_line(scan.findings))
+        return self._plan
+
+    def _env_values(self) -> dict[str, str]:
+        if not self.env_path.exists():
+            return {}
+        return {e.key: e.value for e in parse_env(read_text_file(self.env_path))}
+
+    def plan(self) -> list[Step]:
+        p = self.prepare()
+        steps = [Step(f"line {r.finding.line}", f"{r.finding.key} -> ${{{r.variable}}}",
+                      r.finding.location(), r.finding.reason) for r in p.replacements]
+        if p.changed:
+            steps.append(Step("write", f"rewrite {self.compose_path} (backup: .bak)",
+                              str(self.compose_path)))
+        if "k8s" in self.emit:
+            steps.append(Step("k8s", f"write the Kubernetes Secret {self.secret_name} to "
+                              f"{self.k8s_path} (mode 0600)", str(self.k8s_path)))
+        if "docker-secrets" in self.emit:
+            steps.append(Step("docker-secrets", f"write one file per secret to "
+                              f"{self.secrets_dir}/ (mode 0600)", str(self.secrets_dir)))
+        return steps
+
+    def refusal(self) -> str:
+        """Why the rewrite must not run yet ('' when it may)."""
+        p = self.prepare()
+        if p.missing:
+            return (f"{self.env_path}: no value for {', '.join(p.missing)}; run `vextrus-console "
+                    "secrets generate` first, or the services would get empty passwords")
+        if self.emit and not p.env_values:
+            return f"{self.env_path}: no secrets to emit; run `vextrus-console secrets generate`"
+        return ""
+
+    async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
+        p = self.prepare()
+        refusal = self.refusal()
+        if refusal:
+            raise SecretsError(refusal)
+        for f in p.left:
+            yield Progress("info", f.location(), f"left as is (review): {f.describe()}")
+        cancel.check()
+        if p.changed:
+            backup = await asyncio.to_thread(self._write_compose, p)
+            yield Progress("ok", str(self.compose_path),
+                           f"{len(p.replacements)} secret(s) now ${{VAR}} references; "
+                           f"backup {backup}")
+        else:
+            yield Progress("skipped", str(self.compose_path),
+                           "no changes: no hardcoded secret left to rewrite")
+        if "k8s" in self.emit:
+            cancel.check()
+            await asyncio.to_thread(self._write_k8s, p)
+            yield Progress("ok", str(self.k8s_path), f"Kubernetes Secret {self.secret_name} "
+                           f"with {len(p.env_values)} key(s), mode 0600")
+        if "docker-secrets" in self.emit:
+            cancel.check()
+            await asyncio.to_thread(self._write_docker_secrets, p)
+            yield Progress("ok", str(self.secrets_dir), f"{len(p.env_values)} secret file(s), "
+                           "mode 0600; add the `secrets:` block printed below")
+        yield Progress("done", "", f"start the stack with: docker compose --env-file "
+                       f"{self.env_path.name} up -d")
+
+    def _write_compose(self, p: ApplyPlan) -> Path | None:
+        """Refuse if the file changed since the diff was shown; keep its mode."""
+        if read_text_file(self.compose_path) != p.old_text:
+            raise SecretsError(f"{self.compose_path}: changed on disk since the diff was "
+                               "shown; run again")
+        mode = stat.S_IMODE(os.stat(self.compose_path).st_mode)
+        return write_text_atomic(self.compose_path, p.new_text, mode=mode, backup=True)
+
+    def _write_k8s(self, p: ApplyPlan) -> None:
+        text = render_k8s_secret(p.env_values, self.secret_name, self.namespace)
+        write_text_atomic(self.k8s_path, text, mode=SECRET_FILE_MODE)
+
+    def _write_docker_secrets(self, p: ApplyPlan) -> None:
+        """One file per secret, no trailing newline (it would become part of the value)."""
+        if self.secrets_dir.is_symlink():
+            raise SecretsError(f"{self.secrets_dir}: refusing to write into a symbolic link")
+        self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
+        for name, value in p.env_values.items():
+            write_text_atomic(self.secrets_dir / name.lower(), value, mode=SECRET_FILE_MODE)
+
+    def snippet(self) -> str:
+        p = self.prepare()
+        return docker_secrets_snippet(p.env_values, self.secrets_dir.name)
