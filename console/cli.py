@@ -70,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("compose_file", metavar="FILE")
     imp.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
 
-    from console import cli_actions
+    from console import cli_actions, cli_portproxy, cli_secrets
 
     cli_actions.add_parsers(sub, _add_common)
+    cli_secrets.add_parser(sub, _add_common)
+    cli_portproxy.add_parser(sub, _add_common)
     return parser
 
 
@@ -113,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "import-compose":
         return _import_compose(args)
+    if args.command == "secrets":
+        # Needs no runtime and must work when the stack is down: files and the journal only.
+        from console import cli_secrets
+
+        return cli_secrets.run(args, args.read_only, cli_secrets.open_journal(args))
     ctx = build_context(_options(args))
     if args.command == "validate":
         return _validate(ctx)
@@ -122,6 +129,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_actions
 
         return cli_actions.run(args, ctx)
+    if args.command == "portproxy":
+        from console import cli_portproxy
+
+        return cli_portproxy.run(args, ctx)
     build_app(ctx).run()
     return EXIT_OK
 
