@@ -100,13 +100,16 @@ async def execute(
     _journal(journal, action, "started", "")
     result = "failed"
     last = ""
+    any_failed = False
     try:
         async for event in action.run(cancel):
             last = event.message
             if event.kind == "failed":
+                any_failed = True
                 result = "failed"
             elif event.kind == "done":
-                result = "ok"
+                # A step that failed stays on the record even when the action went on.
+                result = "done with failures" if any_failed else "ok"
             if on_event:
                 on_event(event)
             yield event
