@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_actions.add_parsers(sub, _add_common)
     cli_secrets.add_parser(sub, _add_common)
     cli_portproxy.add_parser(sub, _add_common)
+    from console import cli_checks
+
+    cli_checks.add_parsers(sub, _add_common)
     return parser
 
 
@@ -129,6 +132,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_actions
 
         return cli_actions.run(args, ctx)
+    if args.command in ("preflight", "report"):
+        from console import cli_checks
+
+        return cli_checks.run(args, ctx)
     if args.command == "portproxy":
         from console import cli_portproxy
 
