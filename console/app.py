@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from console.forwarder import ForwarderManager
 from console.runtime.base import StreamStatus
 from console.status_types import StackStatus
 from screens.help import HelpScreen, help_entries
@@ -95,6 +96,13 @@ class VextrusCommands(Provider):
                 app.action_filter,
             ),
             ("Refresh now", "run a full refresh of every service", app.action_refresh),
+            ("Bring up the stack", "phased start-up, waiting on health", app.action_bringup),
+            ("Pre-flight checks", "Docker, disk, memory, ports, vm.max_map_count",
+             app.action_preflight),
+            ("Port-proxy diagnose and fix", "host access to every service port",
+             app.action_portproxy),
+            ("Stop all forwarders", "stop the port-proxy forwarders this console runs",
+             app.action_stop_forwarders),
             ("Help", "every key binding of this screen", app.action_help),
             *themes,
             ("Quit", "leave the console", app.action_quit),
@@ -126,6 +134,9 @@ class VextrusApp(App[None]):
         Binding("L", "goto('logs')", "All logs", id="logs_all", show=False),
         Binding("t", "goto('timeline')", "Timeline", id="timeline", show=False),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="refresh", show=False),
+        Binding("B", "bringup", "Bring up", id="bringup", show=False),
+        Binding("F", "preflight", "Pre-flight", id="preflight", show=False),
+        Binding("P", "portproxy", "Port-proxy", id="portproxy", show=False),
     ]
 
     MODES: ClassVar = {"matrix": MatrixScreen}
@@ -137,6 +148,7 @@ class VextrusApp(App[None]):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
+        self.forwarders = ForwarderManager()
         self._refreshing = False
         self._pending = False
         self._poll_timer: Timer | None = None
@@ -265,12 +277,44 @@ class VextrusApp(App[None]):
     def action_set_theme(self, name: str) -> None:
         self.theme = name
 
-    def request_restart(self, service: str) -> None:
-        """Restart arrives with guided actions (a later issue); read-only refuses it now."""
-        if self.ctx.read_only:
-            self.notify(f"{service}: read-only mode: refused", severity="warning")
-        else:
-            self.notify(f"{service}: restart comes with guided actions")
+    # --- guided actions: each opens an ActionScreen (screens.guided) ----------------------
+
+    def request_restart(self, service: str, with_dependents: bool = False) -> None:
+        from screens.guided import open_restart
+
+        open_restart(self, service, with_dependents)
+
+    def request_pause_restarts(self, service: str) -> None:
+        from screens.guided import open_pause_restarts
+
+        open_pause_restarts(self, service)
+
+    def request_bringup(self, only: str | None = None) -> None:
+        from screens.guided import open_bringup
+
+        open_bringup(self, only)
+
+    def action_bringup(self) -> None:
+        self.request_bringup()
+
+    def action_preflight(self) -> None:
+        from screens.guided import open_preflight
+
+        open_preflight(self)
+
+    def action_portproxy(self) -> None:
+        from screens.guided import open_portproxy
+
+        open_portproxy(self)
+
+    async def action_stop_forwarders(self) -> None:
+        count = len(self.forwarders.list())
+        await self.forwarders.stop_all()
+        self.notify(f"stopped {count} forwarder(s)")
+
+    async def on_unmount(self) -> None:
+        """Forwarders live as long as the console: quitting stops them."""
+        await self.forwarders.stop_all()
 
 
 _FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)

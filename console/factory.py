@@ -55,6 +55,7 @@ class AppContext:
     theme: str = "vextrus-dark"
     clock: Callable[[], datetime] = now_utc
     keymap: dict[str, str] = field(default_factory=dict)
+    bringup_timeout: float = 120.0  # seconds per service to become healthy (config [bringup])
 
 
 def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Runtime | None:
@@ -117,7 +118,21 @@ def build_context(
         theme=str(theme),
         clock=clock,
         keymap=dict(config.get("keys", {})),
+        bringup_timeout=_bringup_timeout(config, candidate_name(opts.config_path)),
     )
+
+
+def candidate_name(path: str | None) -> str:
+    return path or "config.toml"
+
+
+def _bringup_timeout(config: dict, where: str) -> float:
+    """`[bringup] timeout = SECONDS` in the config file; must be a positive number."""
+    section = config.get("bringup", {})
+    value = section.get("timeout", 120.0) if isinstance(section, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}: [bringup] timeout must be a positive number of seconds")
+    return float(value)
 
 
 def build_app(ctx: AppContext) -> VextrusApp:

@@ -45,6 +45,7 @@ class DetailScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("l", "logs", "Logs", id="detail.logs"),
         Binding("r", "restart", "Restart", id="detail.restart"),
+        Binding("p", "pause_restarts", "Pause restarts", id="detail.pause_restarts"),
     ]
 
     def __init__(self, service: str) -> None:
@@ -116,6 +117,9 @@ class DetailScreen(Screen[None]):
 
     def action_restart(self) -> None:
         self.vextrus.request_restart(self.service)
+
+    def action_pause_restarts(self) -> None:
+        self.vextrus.request_pause_restarts(self.service)
 
 
 async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:

@@ -33,7 +33,11 @@ class MatrixScreen(Screen[None]):
         Binding("enter", "details", "Details", id="matrix.details"),
         Binding("slash", "filter", "Filter", id="matrix.filter"),
         Binding("l", "logs", "Logs", id="matrix.logs"),
-        Binding("r", "restart", "Restart", id="matrix.restart", show=False),
+        Binding("r", "restart", "Restart", id="matrix.restart"),
+        Binding("R", "restart(True)", "Restart + dependents", id="matrix.restart_dependents",
+                show=False),
+        Binding("p", "pause_restarts", "Pause restarts", id="matrix.pause_restarts", show=False),
+        Binding("u", "bringup_one", "Bring up with deps", id="matrix.bringup_one", show=False),
         Binding("s", "sort", "Sort", id="matrix.sort"),
         Binding("b", "blast", "Blast radius", id="matrix.blast"),
         Binding("escape", "clear", "Clear filter / blast", id="matrix.clear", show=False),
@@ -121,10 +125,20 @@ class MatrixScreen(Screen[None]):
         if name:
             self.vextrus.open_screen("logs", services=[name])
 
-    def action_restart(self) -> None:
+    def action_restart(self, with_dependents: bool = False) -> None:
         name = self._selected()
         if name:
-            self.vextrus.request_restart(name)
+            self.vextrus.request_restart(name, with_dependents)
+
+    def action_pause_restarts(self) -> None:
+        name = self._selected()
+        if name:
+            self.vextrus.request_pause_restarts(name)
+
+    def action_bringup_one(self) -> None:
+        name = self._selected()
+        if name:
+            self.vextrus.request_bringup(only=name)
 
     def action_sort(self) -> None:
         self.table.cycle_sort()

@@ -23,6 +23,8 @@ from console.app import (
 from console.factory import build_app
 from console.runtime.base import RuntimeEvent, StreamStatus
 from console.status_types import State
+from screens.action import ActionScreen
+from screens.confirm import ConfirmScreen
 from screens.detail import DetailScreen
 from screens.help import HelpScreen
 from screens.matrix import MatrixScreen
@@ -309,17 +311,28 @@ async def test_blast_radius_toggle_and_restart_refusals():
         await pilot.press("r")
         await pilot.pause()
         assert any("read-only mode: refused" in n.message for n in app._notifications)
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing to confirm: refused
+        await pilot.press("escape")
+        assert isinstance(app.screen, MatrixScreen)
         await pilot.press("b")
         assert table.blast_source is None
 
 
-async def test_restart_without_read_only_says_it_comes_later():
+async def test_restart_asks_first_with_the_blast_radius_and_n_does_nothing():
     app = new_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
+        table = await settle(pilot, app)
+        table.move_cursor(row=table.get_row_index("kafka"))
         await pilot.press("r")
         await pilot.pause()
-        assert any("restart comes with guided actions" in n.message for n in app._notifications)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "restart kafka?"
+        radius = [d for d in app.screen.details if d.startswith("blast radius: ")]
+        assert radius and "master-data" in radius[0] and "api-gateway" in radius[0]
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionScreen)
+        assert app.screen.result == "cancelled before it started: nothing was done"
 
 
 async def test_screens_not_written_yet_are_a_notice():

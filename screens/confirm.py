@@ -1,0 +1,91 @@
+"""Modal questions before a write: a yes/no confirmation and the bring-up's failure choice.
+
+Destructive actions ask first (DESIGN.md). The confirmation shows what will happen (the
+plan, the blast radius) so the operator answers with the facts on screen. `typed` asks for a
+word typed out (a production context, a workflow id) instead of a single key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from actions.bringup import Decision, Diagnosis
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """`y` confirms, `n` or `esc` declines; with `typed`, the word must be entered."""
+
+    CSS_PATH = "confirm.tcss"
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, details: Sequence[str] = (), typed: str | None = None):
+        super().__init__()
+        self.question = question
+        self.details = list(details)
+        self.typed = typed
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(self.question, id="confirm-question")
+            with VerticalScroll(id="confirm-details"):
+                yield Static("\n".join(self.details), markup=False)
+            if self.typed is not None:
+                yield Static(f"type {self.typed!r} and press enter to confirm, esc to cancel",
+                             id="confirm-hint")
+                yield Input(placeholder=self.typed, id="confirm-input")
+            else:
+                yield Static("y  confirm    n / esc  cancel", id="confirm-hint")
+
+    def on_mount(self) -> None:
+        if self.typed is not None:
+            self.query_one(Input).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        if self.typed is not None and yes:
+            return  # a typed confirmation is given by typing, never by a key
+        self.dismiss(yes)
+
+    @on(Input.Submitted)
+    def _typed(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.typed:
+            self.dismiss(True)
+        else:
+            self.query_one("#confirm-hint", Static).update(
+                f"that is not {self.typed!r}: type it exactly, or esc to cancel"
+            )
+
+
+class DiagnosisScreen(ModalScreen[Decision]):
+    """A service failed during a bring-up: the evidence, then retry, skip or abort."""
+
+    CSS_PATH = "confirm.tcss"
+    BINDINGS = [
+        Binding("r", "decide('retry')", "Retry", id="diagnosis.retry"),
+        Binding("s", "decide('skip')", "Skip", id="diagnosis.skip"),
+        Binding("a,escape", "decide('abort')", "Abort", id="diagnosis.abort"),
+    ]
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__()
+        self.diagnosis = diagnosis
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(f"{self.diagnosis.service} did not become healthy",
+                         id="confirm-question")
+            with VerticalScroll(id="confirm-details"):
+                yield Static("\n".join(self.diagnosis.lines()), markup=False)
+            yield Static("r  retry    s  skip    a / esc  abort the phase", id="confirm-hint")
+
+    def action_decide(self, decision: Decision) -> None:
+        self.dismiss(decision)

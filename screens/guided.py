@@ -1,0 +1,101 @@
+"""Launchers for the guided actions: build the headless action, open it on an ActionScreen.
+
+The same action classes as the CLI's (`actions/`), so what the console does is what a
+runbook does. A launcher that cannot build its action (no runtime, unknown service) says
+why in a notification and opens nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actions.base import ActionError
+from actions.bringup import BringUp, Decision, Diagnosis
+from actions.portproxy import ForwarderFix, PortProxyDiagnose
+from actions.preflight import Preflight
+from actions.restart import PauseRestarts, Restart
+from screens.action import ActionScreen
+from screens.confirm import DiagnosisScreen
+
+if TYPE_CHECKING:
+    from console.app import VextrusApp
+
+
+def _runtime_or_notice(app: VextrusApp, what: str) -> bool:
+    if app.ctx.runtime is None:
+        app.notify(f"{what}: needs a runtime (the console runs with --runtime none)",
+                   severity="warning")
+        return False
+    return True
+
+
+def open_bringup(app: VextrusApp, only: str | None = None) -> None:
+    """Phased bring-up; a failure opens the diagnosis with retry / skip / abort."""
+    if not _runtime_or_notice(app, "bring-up"):
+        return
+    ctx = app.ctx
+    assert ctx.runtime is not None
+
+    async def decide(diagnosis: Diagnosis) -> Decision:
+        choice = await app.push_screen_wait(DiagnosisScreen(diagnosis))
+        return choice or "abort"
+
+    try:
+        action = BringUp(ctx.stack, ctx.runtime, ctx.monitor, ctx.journal, only=only,
+                         decide=decide, timeout=ctx.bringup_timeout)
+    except ActionError as exc:
+        app.notify(str(exc), severity="error")
+        return
+    app.push_screen(ActionScreen(action))
+
+
+def open_restart(app: VextrusApp, service: str, with_dependents: bool = False) -> None:
+    """Restart, with the blast radius shown before the operator confirms."""
+    if not _runtime_or_notice(app, "restart"):
+        return
+    ctx = app.ctx
+    assert ctx.runtime is not None
+    try:
+        action = Restart(ctx.stack, ctx.runtime, ctx.monitor, service,
+                         with_dependents=with_dependents)
+    except ActionError as exc:
+        app.notify(str(exc), severity="error")
+        return
+    radius = action.blast_radius()
+    details = [f"blast radius: {', '.join(radius) if radius else 'none'}"]
+    if radius and not with_dependents:
+        details.append("dependents keep running (R restarts them too, in order)")
+    app.push_screen(ActionScreen(action, details=details))
+
+
+def open_pause_restarts(app: VextrusApp, service: str) -> None:
+    """Stop a restart loop so its last exit code and logs stay for triage."""
+    if not _runtime_or_notice(app, "pause restarts"):
+        return
+    ctx = app.ctx
+    assert ctx.runtime is not None
+    if not hasattr(ctx.runtime, "set_restart_policy"):
+        app.notify(f"pause restarts: the {ctx.runtime.name} runtime has no restart policy",
+                   severity="warning")
+        return
+    app.push_screen(ActionScreen(PauseRestarts(ctx.stack, ctx.runtime, service)))
+
+
+def open_preflight(app: VextrusApp) -> None:
+    app.push_screen(ActionScreen(Preflight(app.ctx.stack, app.ctx.runtime)))
+
+
+def open_portproxy(app: VextrusApp) -> None:
+    """Diagnose every port; `enter` afterwards starts forwarders for what is fixable."""
+    ctx = app.ctx
+    diagnose = PortProxyDiagnose(ctx.stack, ctx.runtime, forwarders=app.forwarders)
+
+    def fix(screen: ActionScreen) -> None:
+        action = ForwarderFix(diagnose.findings, app.forwarders,
+                              exec_supported=ctx.runtime is not None)
+        if not action.planned:
+            app.notify("portproxy: nothing to forward", severity="information")
+            return
+        app.push_screen(ActionScreen(action))
+
+    app.push_screen(ActionScreen(diagnose, follow_up=("start forwarders", fix)))
