@@ -148,7 +148,8 @@ def _probe_failure_text(result: ProbeResult) -> str:
     detail = result.error or "failed"
     if result.output and result.output not in detail:
         detail = f"{detail}: {result.output.strip()[:120]}"
-    where = " (inside)" if result.where == "inside" else ""
+    inside = result.where == "inside" and "(inside)" not in result.check.describe()
+    where = " (inside)" if inside else ""
     return f"unhealthy: {result.check.describe()}{where}: {detail}"
 
 

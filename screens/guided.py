@@ -91,8 +91,9 @@ def open_portproxy(app: VextrusApp) -> None:
     diagnose = PortProxyDiagnose(ctx.stack, ctx.runtime, forwarders=app.forwarders)
 
     def fix(screen: ActionScreen) -> None:
-        action = ForwarderFix(diagnose.findings, app.forwarders,
-                              exec_supported=ctx.runtime is not None)
+        # The exec target speaks `docker exec`: other runtimes get advice instead.
+        docker = ctx.runtime is not None and ctx.runtime.name == "docker"
+        action = ForwarderFix(diagnose.findings, app.forwarders, exec_supported=docker)
         if not action.planned:
             app.notify("portproxy: nothing to forward", severity="information")
             return

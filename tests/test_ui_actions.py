@@ -7,6 +7,7 @@ Docker and the journal then hold.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -182,3 +183,48 @@ async def test_bringup_starts_in_order_and_a_failure_asks_retry_skip_abort(
         assert f"{bad}: skipped by the operator" in text
     assert docker_lab.container(db).attrs["State"]["Status"] == "running"
     assert app.ctx.journal is not None and db in app.ctx.journal.startup_times()
+
+
+def http_status(port: int) -> str:
+    """The status line the host gets on 127.0.0.1:PORT, or the error in words."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as conn:
+            conn.sendall(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n")
+            return conn.recv(200).split(b"\r\n")[0].decode()
+    except OSError as exc:
+        return f"error: {exc.strerror or exc}"
+
+
+async def test_port_proxy_diagnoses_the_forwarding_fault_and_the_fix_heals_host_access(
+    docker_lab: DockerLab, tmp_path: Path
+) -> None:
+    island = "uia-island"
+    port = free_port()
+    docker_lab.no_network(island, port)  # healthy inside, nothing on the host's 127.0.0.1
+    stack = write_stack(tmp_path / "s.toml", docker_lab.project, {island: (port, [])})
+    assert http_status(port).startswith("error")
+    app = make_app(tmp_path, stack, docker_lab.project)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.status is not None, "first refresh")
+        assert app.status is not None
+        assert app.status.get(island).issues == (
+            f"healthy inside, unreachable from host: port forwarding (:{port})",
+        )
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.result != "", "diagnosis finished")
+        assert "forwarding broken" in screen_text(app)
+        await pilot.press("enter")  # the follow-up: start forwarders
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.action.name == "portproxy fix"
+                    and app.screen.result != "", "fix finished")
+        assert app.screen.result == "ok", screen_text(app)
+        # In a thread: the forwarder runs on the app's event loop, which must stay free.
+        reply = await asyncio.to_thread(http_status, port)
+        assert reply in ("HTTP/1.0 200 OK", "HTTP/1.1 200 OK")
+        assert [f.listen for f in app.forwarders.list()] == [f"127.0.0.1:{port}"]
+    assert http_status(port).startswith("error")  # quitting the console stopped it

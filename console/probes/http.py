@@ -162,9 +162,24 @@ async def _run_inside(check: HealthCheck, service: Service, runtime: Runtime | N
 
     async def body() -> Outcome:
         result = await rt.exec(service, argv, check.timeout)
+        if result.exit_code == SEGFAULT and not result.output.strip():
+            # Some busybox builds (Debian's static 1.35) crash on `-T`: ask again without
+            # it; the probe's own deadline still bounds the call.
+            result = await rt.exec(service, without_timeout_flag(argv), check.timeout)
         return wget_outcome(check, result.exit_code, result.output)
 
     return await guarded(check, body, where="inside")
+
+
+SEGFAULT = 139  # 128 + SIGSEGV, as a shell reports a crashed command
+
+
+def without_timeout_flag(argv: list[str]) -> list[str]:
+    """The same wget command line with its `-T SECONDS` removed."""
+    if "-T" not in argv:
+        return argv
+    at = argv.index("-T")
+    return argv[:at] + argv[at + 2 :]
 
 
 def wget_outcome(check: HealthCheck, exit_code: int, output: str) -> Outcome:
