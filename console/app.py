@@ -101,6 +101,9 @@ class VextrusCommands(Provider):
              app.action_preflight),
             ("Port-proxy diagnose and fix", "host access to every service port",
              app.action_portproxy),
+            ("Secrets: scan, generate, apply",
+             "hardcoded secrets -> .env.production (0600) -> ${VAR} in compose",
+             app.action_secrets),
             ("Stop all forwarders", "stop the port-proxy forwarders this console runs",
              app.action_stop_forwarders),
             ("Help", "every key binding of this screen", app.action_help),
@@ -137,6 +140,7 @@ class VextrusApp(App[None]):
         Binding("B", "bringup", "Bring up", id="bringup", show=False),
         Binding("F", "preflight", "Pre-flight", id="preflight", show=False),
         Binding("P", "portproxy", "Port-proxy", id="portproxy", show=False),
+        Binding("S", "secrets", "Secrets", id="secrets", show=False),
     ]
 
     MODES: ClassVar = {"matrix": MatrixScreen}
@@ -306,6 +310,11 @@ class VextrusApp(App[None]):
         from screens.guided import open_portproxy
 
         open_portproxy(self)
+
+    def action_secrets(self) -> None:
+        from screens.guided import open_secrets
+
+        open_secrets(self)
 
     async def action_stop_forwarders(self) -> None:
         count = len(self.forwarders.list())

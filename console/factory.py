@@ -56,6 +56,7 @@ class AppContext:
     clock: Callable[[], datetime] = now_utc
     keymap: dict[str, str] = field(default_factory=dict)
     bringup_timeout: float = 120.0  # seconds per service to become healthy (config [bringup])
+    compose_path: str | None = None  # the compose file secrets act on (None: the cwd's)
 
 
 def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Runtime | None:

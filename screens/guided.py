@@ -7,6 +7,7 @@ why in a notification and opens nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actions.base import ActionError
@@ -14,6 +15,9 @@ from actions.bringup import BringUp, Decision, Diagnosis
 from actions.portproxy import ForwarderFix, PortProxyDiagnose
 from actions.preflight import Preflight
 from actions.restart import PauseRestarts, Restart
+from actions.secrets_apply import SecretsApply
+from actions.secrets_generate import SecretsGenerate
+from actions.secrets_scan import COMPOSE_NAMES, SecretsScan, discover
 from screens.action import ActionScreen
 from screens.confirm import DiagnosisScreen
 
@@ -100,3 +104,58 @@ def open_portproxy(app: VextrusApp) -> None:
         app.push_screen(ActionScreen(action))
 
     app.push_screen(ActionScreen(diagnose, follow_up=("start forwarders", fix)))
+
+
+def open_secrets(app: VextrusApp) -> None:
+    """Scan -> generate .env.production -> apply ${VAR} to the compose file, each confirmed.
+
+    The compose file is the context's (`compose_path`) or the one in the current directory,
+    as the CLI finds it. Values stay masked on every screen: the apply confirmation shows
+    the diff with masked values.
+    """
+    ctx = app.ctx
+    compose = _compose_file(ctx.compose_path)
+    folder = str(compose.parent) if compose else "."
+    stack_file = ctx.stack.source if Path(ctx.stack.source).is_file() else None
+    try:
+        scan = SecretsScan(discover([folder], stack_file))
+    except ActionError as exc:
+        app.notify(str(exc), severity="error")
+        return
+    env_path = (compose.parent if compose else Path(".")) / ".env.production"
+
+    def generate(_screen: ActionScreen) -> None:
+        action = SecretsGenerate(env_path, compose)
+        try:
+            warnings = list(action.prepare().warnings)
+        except ActionError as exc:
+            app.notify(str(exc), severity="error")
+            return
+        app.push_screen(ActionScreen(action, details=[f"! {w}" for w in warnings],
+                                     follow_up=("apply ${VAR} to the compose file", apply)
+                                     if compose else None))
+
+    def apply(_screen: ActionScreen) -> None:
+        assert compose is not None
+        action = SecretsApply(compose, env_path)
+        try:
+            plan = action.prepare()
+            refusal = action.refusal()
+        except ActionError as exc:
+            app.notify(str(exc), severity="error")
+            return
+        if refusal:
+            app.notify(f"secrets apply: {refusal}", severity="error")
+            return
+        if not plan.changed:
+            app.notify(f"{compose}: no hardcoded secret left to rewrite")
+            return
+        app.push_screen(ActionScreen(action, details=plan.diff(False).splitlines()))
+
+    app.push_screen(ActionScreen(scan, follow_up=(f"generate {env_path}", generate)))
+
+
+def _compose_file(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    return next((Path(n) for n in COMPOSE_NAMES if Path(n).is_file()), None)

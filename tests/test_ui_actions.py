@@ -228,3 +228,53 @@ async def test_port_proxy_diagnoses_the_forwarding_fault_and_the_fix_heals_host_
         assert reply in ("HTTP/1.0 200 OK", "HTTP/1.1 200 OK")
         assert [f.listen for f in app.forwarders.list()] == [f"127.0.0.1:{port}"]
     assert http_status(port).startswith("error")  # quitting the console stopped it
+
+
+async def test_secrets_flow_scan_generate_apply_masks_values_and_writes_0600(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from tests.ui_data import make_context
+
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text((Path(__file__).parent / "data" / "compose-realistic.yml").read_text())
+    original = compose.read_text()
+    ctx = replace(make_context(), compose_path=str(compose))
+    app = build_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.status is not None, "first refresh")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.result != "", "scan finished")
+        scan_text = screen_text(app)
+        assert "POSTGRES_PASSWORD (service postgres): hardcoded secret" in scan_text
+        assert "minio123" not in scan_text
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "generate confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.action.name == "secrets-generate"
+                    and app.screen.result != "", "generate finished")
+        assert app.screen.result == "ok", screen_text(app)
+        env = tmp_path / ".env.production"
+        assert env.stat().st_mode & 0o777 == 0o600
+        values = dict(line.split("=", 1) for line in env.read_text().splitlines()
+                      if "=" in line and not line.startswith("#"))
+        assert len(values["JWT_SECRET"]) >= 43  # 256 bits
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "apply confirm")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        diff = "\n".join(confirm.details)
+        assert "${POSTGRES_PASSWORD}" in diff
+        assert values["POSTGRES_PASSWORD"] not in diff and "minio123" not in diff
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.action.name == "secrets-apply"
+                    and app.screen.result != "", "apply finished")
+        assert app.screen.result == "ok", screen_text(app)
+    rewritten = compose.read_text()
+    assert "${POSTGRES_PASSWORD}" in rewritten and "minio123" not in rewritten
+    assert any(p.read_text() == original for p in tmp_path.iterdir()
+               if p.name.startswith("docker-compose.yml") and p != compose)  # backup kept
