@@ -33,6 +33,8 @@ status: venv
 
 bench: venv env
 	$(BIN)/python bench/refresh.py
+	$(BIN)/python bench/bringup.py
+	$(BIN)/python bench/log_ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
