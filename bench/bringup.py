@@ -103,7 +103,8 @@ def main() -> int:
         create_all(lab, ports)
         print(f"{len(ports)} services in {len(LAYERS)} phases, parallelism 4")
         wall, summary = asyncio.run(console_bringup(stack, project))
-        print(f"console bring-up (waits on probes):   {wall:8.1f} s   -> {summary.split(";")[0]}")
+        readiness = summary.split(";")[0]
+        print(f"console bring-up (waits on probes):   {wall:8.1f} s   -> {readiness}")
         stop_all(lab, ports)
         starts = seeds_script(lab, ports)
         seeds = starts + SEEDS_SLEEP * len(ports)
