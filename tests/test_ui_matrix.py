@@ -409,3 +409,41 @@ async def test_palette_filter_command_opens_the_filter():
         await pilot.press("enter")
         await pilot.pause()
         assert app.focused is app.screen.query_one("#matrix-filter")
+
+
+async def tick(pilot, app: VextrusApp) -> None:
+    """One 5-second poll tick, then wait until its refresh (if any) has landed."""
+    app._poll()
+    for _ in range(100):
+        await pilot.pause()
+        if not app._refreshing:
+            return
+    raise AssertionError("refresh never finished")
+
+
+async def test_polls_thin_out_while_all_is_operational_and_resume_on_trouble():
+    from dataclasses import replace as dc_replace
+
+    from console.status_types import State as S
+
+    calm = build_status()
+    calm = dc_replace(calm, services=tuple(dc_replace(s, state=S.OPERATIONAL)
+                                           for s in calm.services))
+    app = new_app(status=calm)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        monitor = app.ctx.monitor
+        before = monitor.refresh_calls  # type: ignore[attr-defined]
+        for _ in range(6):  # six 5-second ticks = 30 s: two sweeps, not six
+            await tick(pilot, app)
+        assert monitor.refresh_calls - before == 2  # type: ignore[attr-defined]
+        monitor.status = build_status()  # trouble: something is not operational
+        app.request_refresh()  # as a runtime event would
+        for _ in range(100):
+            await pilot.pause()
+            if not app._refreshing:
+                break
+        after = monitor.refresh_calls  # type: ignore[attr-defined]
+        for _ in range(3):
+            await tick(pilot, app)
+        assert monitor.refresh_calls - after == 3  # type: ignore[attr-defined]
