@@ -35,6 +35,7 @@ bench: venv env
 	$(BIN)/python bench/refresh.py
 	$(BIN)/python bench/bringup.py
 	$(BIN)/python bench/log_ingest.py
+	$(BIN)/python bench/startup_idle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,12 +30,14 @@ class Restart:
         with_dependents: bool = False,
         timeout: float = 60.0,
         poll_interval: float = 0.25,
+        stop_timeout: float = 10.0,
     ) -> None:
         if service not in stack:
             raise ActionError(f"restart: unknown service {service!r}")
         self.stack, self.runtime, self.monitor = stack, runtime, monitor
         self.target, self.with_dependents, self.timeout = service, with_dependents, timeout
         self.waiter = StatusWaiter(monitor, poll_interval)
+        self.stop_timeout = stop_timeout  # seconds between SIGTERM and SIGKILL, as compose
 
     def blast_radius(self) -> list[str]:
         """Every service that depends on the target, directly or not, in stack order."""
@@ -66,10 +68,10 @@ class Restart:
             for layer in reversed(layers):
                 for name in layer:
                     cancel.check()
-                    await self.runtime.stop(self.stack.service(name))
+                    await self.runtime.stop(self.stack.service(name), self.stop_timeout)
                     yield Progress("ok", name, "stopped")
             cancel.check()
-            await self.runtime.restart(self.stack.service(self.target))
+            await self.runtime.restart(self.stack.service(self.target), self.stop_timeout)
             yield Progress("ok", self.target, "restarted")
             outcome = await self.waiter.wait_up(self.target, self.timeout)
             if not outcome.ok:

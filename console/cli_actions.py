@@ -36,7 +36,10 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     restart.add_argument("service", metavar="SERVICE")
     restart.add_argument("--with-dependents", action="store_true",
                          help="stop dependents first and bring them back in order")
-    restart.add_argument("--timeout", type=float, default=60.0)
+    restart.add_argument("--timeout", type=float, default=60.0,
+                         help="seconds for each service to become healthy (default 60)")
+    restart.add_argument("--stop-timeout", type=float, default=10.0, metavar="SECONDS",
+                         help="seconds between SIGTERM and SIGKILL when stopping (default 10)")
     _add_confirm(restart)
 
     pause = sub.add_parser("pause-restarts", help="set restart policy to 'no' (keep evidence)")
@@ -84,7 +87,8 @@ def _build(args: argparse.Namespace, ctx: AppContext) -> BringUp | Restart | Pau
                        decide=_decider(args.on_failure))
     if args.command == "restart":
         return Restart(ctx.stack, ctx.runtime, ctx.monitor, args.service,
-                       with_dependents=args.with_dependents, timeout=args.timeout)
+                       with_dependents=args.with_dependents, timeout=args.timeout,
+                       stop_timeout=args.stop_timeout)
     return PauseRestarts(ctx.stack, ctx.runtime, args.service)
 
 
