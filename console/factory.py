@@ -21,6 +21,7 @@ from console.stackfile import StackFileError, load_stack
 
 if TYPE_CHECKING:
     from console.app import VextrusApp
+    from console.temporal.types import WorkflowsBackend
 
 RUNTIMES = ("docker", "none")
 
@@ -57,6 +58,7 @@ class AppContext:
     keymap: dict[str, str] = field(default_factory=dict)
     bringup_timeout: float = 120.0  # seconds per service to become healthy (config [bringup])
     compose_path: str | None = None  # the compose file secrets act on (None: the cwd's)
+    workflows: WorkflowsBackend | None = None  # Temporal ([stack.temporal]); None: no Temporal
 
 
 def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Runtime | None:
@@ -68,6 +70,15 @@ def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Ru
     if kind == "none":
         return None
     raise ConfigError(f"--runtime: unknown runtime {kind!r} (choose from {', '.join(RUNTIMES)})")
+
+
+def build_workflows(stack: Stack) -> WorkflowsBackend | None:
+    """The Temporal backend from `[stack.temporal]`: no I/O and no temporalio import here."""
+    if stack.temporal is None:
+        return None
+    from console.temporal.client import TemporalBackend
+
+    return TemporalBackend.from_settings(stack.temporal)
 
 
 def load_config(path: str | None) -> dict:
@@ -97,6 +108,7 @@ def build_context(
     clock: Callable[[], datetime] = now_utc,
     runtime: Runtime | None = None,
     journal: Journal | None = None,
+    workflows: WorkflowsBackend | None = None,
 ) -> AppContext:
     """Build the context; raises StackFileError or ConfigError with one-line messages."""
     stack = load_stack(opts.stack_path)
@@ -120,6 +132,7 @@ def build_context(
         clock=clock,
         keymap=dict(config.get("keys", {})),
         bringup_timeout=_bringup_timeout(config, candidate_name(opts.config_path)),
+        workflows=workflows if workflows is not None else build_workflows(stack),
     )
 
 
@@ -151,4 +164,5 @@ __all__ = [
     "build_app",
     "build_context",
     "build_runtime",
+    "build_workflows",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.dockerlab import DockerLab, docker_available, sweep_stale
+from tests.temporal_server import temporal_lab, temporal_proc  # noqa: F401  (fixtures)
 
 
 def in_ci() -> bool:
