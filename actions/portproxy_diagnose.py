@@ -118,6 +118,7 @@ class Owner:
     name: str
     cgroup: str = ""
     cmdline: tuple[str, ...] = ()
+    pgid: int = 0  # process group: how the local runtime names a service's "container"
 
     def describe(self) -> str:
         return f"pid {self.pid} ({self.name})"
@@ -131,6 +132,9 @@ class Owner:
         return any(a == "portproxy" and args[i + 1 : i + 2] == ["fix"] for i, a in enumerate(args))
 
     def in_container(self, container_id: str) -> bool:
+        """Docker: the cgroup names the container; local runtime: `pgid:N` is the group."""
+        if container_id.startswith("pgid:"):
+            return container_id == f"pgid:{self.pgid}"
         return bool(container_id) and container_id in self.cgroup
 
 
@@ -230,7 +234,13 @@ def _owner(root: Path, pid: int) -> Owner:
     base = root / str(pid)
     name = _read(base / "comm").strip() or "?"
     cmdline = tuple(a for a in _read(base / "cmdline").split("\0") if a)
-    return Owner(pid, name, _read(base / "cgroup"), cmdline)
+    return Owner(pid, name, _read(base / "cgroup"), cmdline, _pgid(_read(base / "stat")))
+
+
+def _pgid(stat: str) -> int:
+    """Field 5 of /proc/PID/stat (after the parenthesised command name, which may hold spaces)."""
+    fields = stat.rpartition(")")[2].split()
+    return int(fields[2]) if len(fields) > 2 and fields[2].isdigit() else 0
 
 
 def _read(path: Path) -> str:

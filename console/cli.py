@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_actions.add_parsers(sub, _add_common)
     cli_secrets.add_parser(sub, _add_common)
     cli_portproxy.add_parser(sub, _add_common)
+    from console import cli_workflows
+
+    cli_workflows.add_parser(sub, _add_common)
     from console import cli_checks
 
     cli_checks.add_parsers(sub, _add_common)
@@ -140,6 +143,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_portproxy
 
         return cli_portproxy.run(args, ctx)
+    if args.command == "workflows":
+        from console import cli_workflows
+
+        return cli_workflows.run(args, ctx)
     build_app(ctx).run()
     return EXIT_OK
 

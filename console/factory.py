@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from console.app import VextrusApp
     from console.temporal.types import WorkflowsBackend
 
-RUNTIMES = ("docker", "none")
+RUNTIMES = ("docker", "local", "none")
 
 
 class ConfigError(Exception):
@@ -67,6 +67,10 @@ def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Ru
         from console.runtime.docker import DockerRuntime
 
         return DockerRuntime(stack.project, base_url=docker_host)
+    if kind == "local":
+        from console.runtime.local import LocalRuntime
+
+        return LocalRuntime()
     if kind == "none":
         return None
     raise ConfigError(f"--runtime: unknown runtime {kind!r} (choose from {', '.join(RUNTIMES)})")

@@ -140,8 +140,22 @@ def _judge_probes(
         port = failed[0].check.port
         text = f"healthy inside, unreachable from host: port forwarding (:{port})"
         return _Base(State.UNREACHABLE, "healthy", (text,), False, True)
-    issues = tuple(_probe_failure_text(r) for r in failed + inside_failed)
+    missing = _missing_endpoints(failed + inside_failed)
+    if missing and len(missing) == len(failed + inside_failed):
+        text = "no health endpoint: " + ", ".join(sorted(set(missing))) + " answers 404"
+        return _Base(State.DEGRADED, "none", (text,), reach_host, reach_inside)
+    issues = tuple(dict.fromkeys(_probe_failure_text(r) for r in failed + inside_failed))
     return _Base(State.UNHEALTHY, "unhealthy", issues, reach_host, reach_inside)
+
+
+def _missing_endpoints(results: Sequence[ProbeResult]) -> list[str]:
+    """`GET /health` for each http check whose server answers 404: the route is not mapped.
+
+    The service is up (something answered), but nobody can tell whether it is healthy: the
+    seeds' "no health endpoint", not a failing health check.
+    """
+    return [f"GET {r.check.path}" for r in results
+            if r.check.kind == "http" and r.error.startswith("HTTP 404")]
 
 
 def _probe_failure_text(result: ProbeResult) -> str:

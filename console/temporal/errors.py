@@ -52,7 +52,7 @@ def words(exc: BaseException, timeout: float) -> TemporalError:
         if exc.status == RPCStatusCode.UNIMPLEMENTED:
             return Unimplemented(f"unimplemented: {message}")
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return WorkflowNotFound(message)
+            return WorkflowNotFound(f"not found: {message}")
         return TemporalError(f"{name.lower().replace('_', ' ')}: {message}")
     if isinstance(exc, TimeoutError):
         return TemporalUnavailable(f"timed out after {timeout:g}s")

@@ -1,0 +1,124 @@
+"""One running demo: its files, its local runtime, and the seeds' starting situation.
+
+`DemoSession.open()` refuses to start when any demo port is already taken (a second demo,
+or anything else listening there) and names every taken port; otherwise it prepares the
+demo directory, starts the services seed 002 found running, and waits until the stand-ins
+listen. `close()` stops every process group; the local runtime's reaper covers a console
+that dies without closing (SIGKILL, a crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.demo.stack import RUNNING_AT_START, Demo, DemoError, DemoSettings, prepare
+from console.model import Stack
+from console.runtime.local import LocalRuntime
+
+LISTEN_WAIT_S = 20.0
+
+
+@dataclass(frozen=True)
+class TakenPort:
+    service: str
+    address: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.address}:{self.port} ({self.service})"
+
+
+class PortsTaken(DemoError):
+    """Some demo ports are in use; `taken` lists them."""
+
+    def __init__(self, taken: Sequence[TakenPort]) -> None:
+        shown = ", ".join(str(t) for t in taken[:8])
+        more = f" and {len(taken) - 8} more" if len(taken) > 8 else ""
+        super().__init__(
+            f"demo: {len(taken)} port(s) already taken: {shown}{more}; is another demo "
+            "running? stop it, or pick other ports with --port-offset")
+        self.taken = list(taken)
+
+
+def taken_ports(demo_ports: Sequence[tuple[str, str, int]]) -> list[TakenPort]:
+    """Ports someone already listens on (a bind test, as the stand-ins will bind)."""
+    taken = []
+    for service, address, port in demo_ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((address, port))
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    taken.append(TakenPort(service, address, port))
+                else:
+                    raise DemoError(f"demo: cannot bind {address}:{port} ({service}): "
+                                    f"{exc.strerror}") from None
+    return taken
+
+
+@dataclass
+class DemoSession:
+    settings: DemoSettings
+    demo: Demo | None = None
+    runtime: LocalRuntime | None = None
+    started: list[str] = field(default_factory=list)
+
+    @property
+    def stack(self) -> Stack:
+        assert self.demo is not None
+        return self.demo.stack
+
+    async def open(self, start: Sequence[str] = RUNNING_AT_START) -> DemoSession:
+        """Prepare the files, refuse on taken ports, start the seeds' running services."""
+        self.demo = prepare(self.settings)
+        taken = taken_ports(self.demo.host_ports())
+        if taken:
+            raise PortsTaken(taken)
+        self.runtime = LocalRuntime(self.demo.options, backoff_start=0.25, backoff_max=4.0)
+        for name in start:
+            await self.runtime.start(self.stack.service(name))
+            self.started.append(name)
+        await self.wait_listening(start)
+        return self
+
+    async def wait_listening(self, names: Sequence[str], timeout: float = LISTEN_WAIT_S) -> None:
+        """Until each started service's first port accepts a connection on its loopback."""
+        assert self.demo is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for name in names:
+            service = self.stack.service(name)
+            if not service.ports or name in ("configuration",):
+                continue
+            address = self.demo.options[name].loopback
+            while loop.time() < deadline and not await _answers(address, service.ports[0]):
+                await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = None
+
+
+async def _answers(address: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), 0.5)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def default_directory() -> Path:
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("vextrus-console")) / "demo"
