@@ -88,6 +88,21 @@ class TemporalSettings:
 
 
 @dataclass(frozen=True)
+class KubernetesSettings:
+    """`[stack.kubernetes]`: where the stack runs on a cluster, and how careful to be there.
+
+    `context` and `namespace` default to the kubeconfig's current context and its namespace;
+    `label` is the label key that finds a workload whose name differs from the service's;
+    contexts matching `production` (fnmatch) open read-only unless writes are allowed.
+    """
+
+    context: str | None = None
+    namespace: str | None = None
+    label: str = "app.kubernetes.io/name"
+    production: str = "*prod*"
+
+
+@dataclass(frozen=True)
 class Stack:
     """The whole stack: services in file order plus stack-wide settings."""
 
@@ -98,6 +113,7 @@ class Stack:
     phases: Mapping[int, str] = field(default_factory=dict)  # phase number -> label
     temporal: TemporalSettings | None = None
     source: str = "<bundled>"
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {s.name: s for s in self.services})
@@ -128,6 +144,7 @@ class Stack:
             phases=self.phases,
             temporal=self.temporal,
             source=self.source,
+            kubernetes=self.kubernetes,
         )
 
 

@@ -96,6 +96,10 @@ class Monitor:
             return {}, str(exc)
 
     def _host_plan(self) -> list[tuple[Service, HealthCheck]]:
+        # A cluster's pods are not on this host: probing 127.0.0.1 would test the operator's
+        # own machine (or a dev stack running on it). Such runtimes set host_probes = False.
+        if self.runtime is not None and not getattr(self.runtime, "host_probes", True):
+            return []
         return [(s, c) for s in self.stack.services for c in s.checks if c.where == "host"]
 
     def _inside_plan(

@@ -21,7 +21,7 @@ import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -32,6 +32,7 @@ from console.model import (
     CHECK_KINDS,
     CheckKind,
     HealthCheck,
+    KubernetesSettings,
     RuntimeNames,
     Service,
     Stack,
@@ -49,7 +50,14 @@ PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 TOP_KEYS = ("stack", "services")
-STACK_KEYS = ("name", "project", "tiers", "phases", "temporal")
+STACK_KEYS = ("name", "project", "tiers", "phases", "temporal", "kubernetes")
+KUBERNETES_KEYS = ("context", "namespace", "label", "production")
+# A namespace is a DNS-1123 label; a label key is an optional DNS prefix and a name.
+K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+K8S_LABEL_KEY_RE = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 TEMPORAL_KEYS = ("address", "namespace", "task_queues", "tls", "api_key_env")
 SERVICE_KEYS = (
     "tier", "phase", "ports", "depends_on", "description", "environment", "checks", "runtime",
@@ -138,6 +146,7 @@ def parse_stack(text: str, source: str) -> Stack:
         phases=settings.phases,
         temporal=settings.temporal,
         source=source,
+        kubernetes=settings.kubernetes,
     )
 
 
@@ -531,6 +540,7 @@ class _Settings:
     tiers: tuple[str, ...]
     phases: dict[int, str]
     temporal: TemporalSettings | None
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
 
 def _parse_stack_table(r: _Reader, raw: Any, source: str) -> _Settings:
@@ -551,7 +561,29 @@ def _parse_stack_table(r: _Reader, raw: Any, source: str) -> _Settings:
     temporal = None
     if "temporal" in table:
         temporal = _parse_temporal(r, table["temporal"])
-    return _Settings(name, project, tiers, phases, temporal)
+    kubernetes = _parse_kubernetes(r, table.get("kubernetes", {}))
+    return _Settings(name, project, tiers, phases, temporal, kubernetes)
+
+
+def _parse_kubernetes(r: _Reader, raw: Any) -> KubernetesSettings:
+    """[stack.kubernetes]: context, namespace, workload label key, production pattern."""
+    path: Path_ = ("stack", "kubernetes")
+    table = r.table(path, raw)
+    r.known_keys(path, table, KUBERNETES_KEYS)
+    defaults = KubernetesSettings()
+    context = r.string((*path, "context"), table["context"]) if "context" in table else None
+    namespace = None
+    if "namespace" in table:
+        namespace = r.string((*path, "namespace"), table["namespace"])
+        if not K8S_NAMESPACE_RE.match(namespace):
+            r.fail((*path, "namespace"), f"{_q(namespace)} is not a valid namespace "
+                   "(lowercase letters, digits and '-', at most 63, e.g. \"vextrus\")")
+    label = r.string((*path, "label"), table.get("label", defaults.label))
+    if not K8S_LABEL_KEY_RE.match(label):
+        r.fail((*path, "label"), f"{_q(label)} is not a valid label key "
+               "(e.g. \"app.kubernetes.io/name\" or \"app\")")
+    production = r.string((*path, "production"), table.get("production", defaults.production))
+    return KubernetesSettings(context, namespace, label, production)
 
 
 def _parse_phases(r: _Reader, raw: Any) -> dict[int, str]:
@@ -841,6 +873,10 @@ def _stack_table(stack: Stack) -> dict[str, Any]:
         table["phases"] = {str(k): v for k, v in sorted(stack.phases.items())}
     if stack.temporal is not None:
         table["temporal"] = _temporal_table(stack.temporal)
+    if stack.kubernetes != KubernetesSettings():
+        k8s = {"context": stack.kubernetes.context, "namespace": stack.kubernetes.namespace,
+               "label": stack.kubernetes.label, "production": stack.kubernetes.production}
+        table["kubernetes"] = {k: v for k, v in k8s.items() if v is not None}
     return table
 
 

@@ -26,6 +26,7 @@ from console.model import Service, Stack, dependents_map, transitive
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
 from console.status_types import ServiceStatus, StackStatus, State
+from console.status_workload import judge_workload, workload_notes
 
 RESTART_LOOP_COUNT = 3
 RESTART_LOOP_WINDOW = timedelta(minutes=5)
@@ -89,6 +90,9 @@ def _judge(
         if host and all(r.ok for r in host):
             return _judge_probes(service, host, [], note="answers on host, not managed here")
         return _Base(State.NOT_STARTED, "unknown", ("not started",))
+    if container.workload is not None and (verdict := judge_workload(container.workload)):
+        return _Base(verdict.state, verdict.health, verdict.issues,
+                     restart_loop=verdict.restart_loop)
     loop = _restart_loop(container, now)
     if loop:
         return _Base(State.RESTART_LOOP, "unhealthy", (loop,), restart_loop=True)
@@ -101,7 +105,10 @@ def _judge(
     if container.state == "paused":
         return _Base(State.DEGRADED, "unknown", ("paused",))
     inside = [r for r in results if r.where == "inside"]
-    return _judge_running(service, container, host, inside)
+    base = _judge_running(service, container, host, inside)
+    if container.workload is not None:
+        base = replace(base, issues=base.issues + workload_notes(container.workload))
+    return base
 
 
 def _judge_running(
@@ -110,7 +117,9 @@ def _judge_running(
     host: Sequence[ProbeResult],
     inside: Sequence[ProbeResult],
 ) -> _Base:
-    if not service.checks:
+    if not service.checks or (container.workload is not None and not host and not inside):
+        # No checks, or none run from here (a cluster's pods are not on this host): the
+        # runtime's own health (Docker healthcheck, Kubernetes readiness) decides.
         if container.health == "healthy":
             return _Base(State.OPERATIONAL, "healthy", (), reachable_host=None)
         if container.health == "unhealthy":

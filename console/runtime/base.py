@@ -24,6 +24,55 @@ class RuntimeUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class PodSummary:
+    """One pod of a Kubernetes workload, as much as the triage view needs."""
+
+    name: str
+    phase: str  # Pending, Running, Succeeded, Failed, Unknown
+    ready: bool = False
+    restarts: int = 0
+    reason: str = ""  # waiting reason (CrashLoopBackOff, ImagePullBackOff) or ""
+    message: str = ""  # the waiting message, e.g. 'Back-off pulling image "x:9"'
+    last_exit_code: int | None = None
+    last_reason: str = ""  # last termination reason: Error, OOMKilled, Completed
+    node: str = ""
+
+
+@dataclass(frozen=True)
+class Autoscaler:
+    """A HorizontalPodAutoscaler aimed at the workload (autoscaling/v2)."""
+
+    name: str
+    current: int
+    desired: int
+    min_replicas: int
+    max_replicas: int
+    metrics: tuple[str, ...] = ()  # "cpu 85%/70%", "memory 300Mi/512Mi"
+    limited: str = ""  # why it cannot scale further (ScalingLimited), or ""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a Kubernetes runtime knows beyond a container: replicas, pods, probes, HPA.
+
+    `None` on ContainerState for runtimes without workloads (Docker, local processes).
+    """
+
+    kind: str  # Deployment or StatefulSet
+    name: str
+    namespace: str
+    desired: int
+    ready: int
+    updated: int = 0
+    available: int = 0
+    pods: tuple[PodSummary, ...] = ()
+    probe_failures: tuple[str, ...] = ()  # recent Unhealthy events, newest first
+    warnings: tuple[str, ...] = ()  # other recent Warning events (FailedScheduling, ...)
+    autoscaler: Autoscaler | None = None
+    context: str = ""
+
+
+@dataclass(frozen=True)
 class ContainerState:
     """What the runtime knows about one service's container (or pod, or process)."""
 
@@ -45,6 +94,7 @@ class ContainerState:
     network_mode: str = ""
     image: str = ""
     restart_policy: str = ""
+    workload: Workload | None = None  # Kubernetes only: replicas, pods, probes, autoscaler
 
 
 @dataclass(frozen=True)
