@@ -1,0 +1,693 @@
+"""A loopback Kubernetes API server for tests: no cluster can run on the project's machines.
+
+Stdlib `http.server` on 127.0.0.1 and a free port, one thread per connection. It keeps the
+objects of one namespace and serves them the way the API reference documents:
+
+* lists: `{"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion"}, "items"}`;
+* watches (`?watch=true&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S`):
+  chunked `{"type", "object"}` lines, replaying what changed after N; BOOKMARK events only
+  when asked for; a version older than the compaction point gets an ERROR event carrying a
+  `Status` with code 410 (reason Expired), then the stream ends, as the apiserver does;
+* PATCH of workloads (strategic-merge or merge patch) and of the `scale` subresource,
+  with any other Content-Type refused with 415 like the real server;
+* DELETE of a pod; pod logs (tailLines, previous, timestamps, follow);
+* exec over a websocket with the channel protocol (`v4.channel.k8s.io`): stdout on 1,
+  stderr on 2, a Status on 3 carrying the exit code (NonZeroExitCode / ExitCode cause).
+
+Every request is recorded (method, path, query, content type, body) so tests can check the
+exact bodies the console sends. Test hooks change objects, send bookmarks, expire versions,
+close streams and take the whole server down and back up on the same port.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import queue
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+NS = "vextrus"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# kind -> (URL prefix of the group/version, plural, list kind, apiVersion)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "Deployment": ("/apis/apps/v1", "deployments", "apps/v1"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets", "apps/v1"),
+    "Pod": ("/api/v1", "pods", "v1"),
+    "Event": ("/api/v1", "events", "v1"),
+    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers",
+                                "autoscaling/v2"),
+}
+PLURALS = {plural: kind for kind, (_, plural, _) in KINDS.items()}
+PATCH_TYPES = ("application/strategic-merge-patch+json", "application/merge-patch+json",
+               "application/json-patch+json")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    content_type: str = ""
+    body: Any = None
+
+
+@dataclass
+class _Watcher:
+    kind: str
+    events: queue.Queue[Any] = field(default_factory=queue.Queue)
+    bookmarks: bool = False
+
+
+_CLOSE = object()
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeKubeAPI:
+    """The server and its state; `url` is http://127.0.0.1:PORT."""
+
+    def __init__(self, namespace: str = NS) -> None:
+        self.namespace = namespace
+        self.lock = threading.RLock()
+        self.objects: dict[str, dict[str, dict]] = {k: {} for k in KINDS}
+        self.history: list[tuple[int, str, str, dict]] = []  # rv, kind, type, object
+        self.rv = 1000
+        self.compacted = 0  # versions at or below this are gone (410)
+        self.requests: list[Recorded] = []
+        self.watchers: list[_Watcher] = []
+        self.logs: dict[tuple[str, bool], list[str]] = {}  # (pod, previous) -> lines
+        self.log_followers: dict[str, list[queue.Queue[Any]]] = {}
+        self.exec_handler: Callable[[str, list[str]], tuple[int, str, str]] = (
+            lambda pod, argv: (0, "", "")
+        )
+        self.exec_delay = 0.0
+        self.controller_delay: float | None = None  # set: scaling makes ready pods after it
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._sockets: set[socket.socket] = set()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeKubeAPI:
+        server = _Server(("127.0.0.1", self.port), _Handler)
+        server.fake = self
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Take the server down: the port refuses connections, open streams are cut."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self.lock:
+            watchers, self.watchers = self.watchers, []
+            sockets = list(self._sockets)
+        for w in watchers:
+            w.events.put(_CLOSE)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_kubeconfig(self, path: Path, context: str = "dev-cluster",
+                         namespace: str | None = None) -> Path:
+        """A kubeconfig whose one context points at this server (plain http, no auth)."""
+        ctx: dict[str, Any] = {"cluster": "fake", "user": "tester"}
+        if namespace:
+            ctx["namespace"] = namespace
+        doc = {
+            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "contexts": [{"name": context, "context": ctx}],
+            "users": [{"name": "tester", "user": {"token": "test-token"}}],
+        }
+        path.write_text(json.dumps(doc), encoding="utf-8")  # JSON is YAML
+        return path
+
+    # --- state changes (test hooks) -------------------------------------------------------
+
+    def put(self, kind: str, obj: dict) -> dict:
+        """Create or replace an object; watchers get ADDED or MODIFIED."""
+        with self.lock:
+            obj = copy.deepcopy(obj)
+            meta = obj.setdefault("metadata", {})
+            meta.setdefault("namespace", self.namespace)
+            meta.setdefault("uid", hashlib.sha1(f"{kind}/{meta['name']}".encode()).hexdigest()[:36])
+            name = meta["name"]
+            kind_of = "MODIFIED" if name in self.objects[kind] else "ADDED"
+            self._bump(kind, kind_of, obj)
+            self.objects[kind][name] = obj
+            return obj
+
+    def delete(self, kind: str, name: str) -> dict | None:
+        with self.lock:
+            obj = self.objects[kind].pop(name, None)
+            if obj is not None:
+                self._bump(kind, "DELETED", obj)
+            return obj
+
+    def _bump(self, kind: str, event_type: str, obj: dict) -> None:
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        snapshot = copy.deepcopy(obj)
+        self.history.append((self.rv, kind, event_type, snapshot))
+        for w in self.watchers:
+            if w.kind == kind:
+                w.events.put({"type": event_type, "object": snapshot})
+
+    def bookmark(self, kind: str) -> None:
+        """A BOOKMARK to every watcher of `kind` that asked for them (only the version)."""
+        with self.lock:
+            self.rv += 1
+            api_version = KINDS[kind][2]
+            event = {"type": "BOOKMARK", "object": {
+                "kind": kind, "apiVersion": api_version,
+                "metadata": {"resourceVersion": str(self.rv)}}}
+            for w in self.watchers:
+                if w.kind == kind and w.bookmarks:
+                    w.events.put(event)
+
+    def expire(self, kind: str | None = None) -> None:
+        """Compact history: current watchers get ERROR 410 and every older version is gone."""
+        with self.lock:
+            self.compacted = self.rv
+            self.rv += 1
+            for w in self.watchers:
+                if kind is None or w.kind == kind:
+                    w.events.put(_gone_event(self.compacted))
+                    w.events.put(_CLOSE)
+
+    def close_watches(self, kind: str | None = None) -> None:
+        """End watch streams cleanly, as the server does when timeoutSeconds runs out."""
+        with self.lock:
+            for w in self.watchers:
+                if kind is None or w.kind == kind:
+                    w.events.put(_CLOSE)
+
+    def reconcile(self, kind: str, name: str) -> None:
+        """What the controller and the kubelet would do: as many ready pods as desired."""
+        with self.lock:
+            obj = copy.deepcopy(self.objects[kind][name])
+            want = obj["spec"].get("replicas", 1)
+            mine = sorted(n for n, p in self.objects["Pod"].items()
+                          if p["metadata"]["labels"].get("app") == name)
+            for extra in mine[want:]:
+                self.delete("Pod", extra)
+            for i in range(len(mine), want):
+                self.put("Pod", pod(name, f"r{i}"))
+            obj["status"] = {"observedGeneration": 1, "replicas": want, "updatedReplicas": want,
+                             **({"readyReplicas": want, "availableReplicas": want} if want else {})}
+            self.put(kind, obj)
+
+    def watcher_count(self, kind: str) -> int:
+        with self.lock:
+            return sum(1 for w in self.watchers if w.kind == kind)
+
+    def append_log(self, pod: str, line: str) -> None:
+        with self.lock:
+            self.logs.setdefault((pod, False), []).append(line)
+            for q in self.log_followers.get(pod, []):
+                q.put(line)
+
+    def requests_for(self, method: str, pattern: str = "") -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.method == method and re.search(pattern, r.path)]
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def list_body(self, kind: str) -> dict:
+        with self.lock:
+            items = [copy.deepcopy(o) for o in self.objects[kind].values()]
+            return {"kind": f"{kind}List", "apiVersion": KINDS[kind][2],
+                    "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+    def open_watch(self, kind: str, since: str, bookmarks: bool) -> _Watcher:
+        with self.lock:
+            watcher = _Watcher(kind, bookmarks=bookmarks)
+            version = int(since) if since.isdigit() else 0
+            if version and version <= self.compacted:
+                watcher.events.put(_gone_event(self.compacted))
+                watcher.events.put(_CLOSE)
+                return watcher
+            for rv, k, event_type, obj in self.history:
+                if k == kind and rv > version:
+                    watcher.events.put({"type": event_type, "object": obj})
+            self.watchers.append(watcher)
+            return watcher
+
+    def drop_watch(self, watcher: _Watcher) -> None:
+        with self.lock:
+            if watcher in self.watchers:
+                self.watchers.remove(watcher)
+
+
+def _gone_event(compacted: int) -> dict:
+    return {"type": "ERROR", "object": {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": f"too old resource version: {compacted} ({compacted + 1})",
+        "reason": "Expired", "code": 410}}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    fake: FakeKubeAPI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-stream is normal here (closed watches, cut logs)."""
+
+
+_PATH_RE = re.compile(
+    r"^(?P<prefix>/api/v1|/apis/[a-z.]+/v[0-9a-z]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)"
+    r"(?:/(?P<name>[^/]+))?(?:/(?P<sub>[a-z]+))?$"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    @property
+    def fake(self) -> FakeKubeAPI:
+        return self.server.fake
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake.lock:
+            self.fake._sockets.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake.lock:
+            self.fake._sockets.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _record(self) -> tuple[str, dict[str, list[str]], Any]:
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        with self.fake.lock:
+            self.fake.requests.append(Recorded(self.command, parts.path, query,
+                                               self.headers.get("Content-Type", ""), body))
+        return parts.path, query, body
+
+    def _send_json(self, code: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _status(self, code: int, reason: str, message: str) -> None:
+        self._send_json(code, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                               "status": "Failure", "message": message, "reason": reason,
+                               "code": code})
+
+    def _route(self, path: str) -> tuple[str, str | None, str | None] | None:
+        m = _PATH_RE.match(path)
+        if not m or m.group("ns") != self.fake.namespace:
+            return None
+        kind = PLURALS.get(m.group("plural"))
+        if kind is None or KINDS[kind][0] != m.group("prefix"):
+            return None
+        return kind, m.group("name"), m.group("sub")
+
+    # --- verbs ------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path, query, _ = self._record()
+        route = self._route(path)
+        if route is None:
+            self._status(404, "NotFound", "the server could not find the requested resource")
+            return
+        kind, name, sub = route
+        if name is None:
+            if query.get("watch", [""])[0] in ("true", "1", "True"):
+                self._watch(kind, query)
+            else:
+                self._send_json(200, self.fake.list_body(kind))
+            return
+        if kind == "Pod" and sub == "log":
+            self._logs(name, query)
+            return
+        if kind == "Pod" and sub == "exec":
+            self._exec(name, query)
+            return
+        obj = self.fake.objects[kind].get(name)
+        if obj is None:
+            self._status(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
+        else:
+            self._send_json(200, obj)
+
+    def do_PATCH(self) -> None:
+        path, _, body = self._record()
+        route = self._route(path)
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+        if route is None:
+            self._status(404, "NotFound", "the server could not find the requested resource")
+            return
+        if content_type not in PATCH_TYPES:
+            self._status(415, "UnsupportedMediaType",
+                         f"the body of the request was in an unknown format - accepted media "
+                         f"types include: {', '.join(PATCH_TYPES)}")
+            return
+        kind, name, sub = route
+        with self.fake.lock:
+            obj = self.fake.objects[kind].get(name or "")
+            if obj is None:
+                self._status(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
+                return
+            if content_type == "application/json-patch+json" or not isinstance(body, dict):
+                self._status(422, "Invalid", "the fake serves merge patches only")
+                return
+            if sub == "scale":
+                replicas = (body.get("spec") or {}).get("replicas")
+                updated = copy.deepcopy(obj)
+                updated["spec"]["replicas"] = replicas
+                stored = self.fake.put(kind, updated)
+                self._send_json(200, _scale_of(stored))
+                if self.fake.controller_delay is not None:
+                    threading.Timer(self.fake.controller_delay, self.fake.reconcile,
+                                    (kind, name)).start()
+                return
+            stored = self.fake.put(kind, _merge(copy.deepcopy(obj), body))
+        self._send_json(200, stored)
+
+    def do_DELETE(self) -> None:
+        path, _, _ = self._record()
+        route = self._route(path)
+        if route is None or route[1] is None:
+            self._status(404, "NotFound", "the server could not find the requested resource")
+            return
+        kind, name, _ = route
+        obj = self.fake.delete(kind, name or "")
+        if obj is None:
+            self._status(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
+        else:
+            self._send_json(200, obj)
+
+    # --- streams ------------------------------------------------------------------------------
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _start_chunked(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def _watch(self, kind: str, query: dict[str, list[str]]) -> None:
+        since = query.get("resourceVersion", [""])[0]
+        bookmarks = query.get("allowWatchBookmarks", [""])[0] in ("true", "True", "1")
+        timeout = float(query.get("timeoutSeconds", ["1800"])[0])
+        watcher = self.fake.open_watch(kind, since, bookmarks)
+        deadline = time.monotonic() + timeout
+        self._start_chunked("application/json")
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    event = watcher.events.get(timeout=min(left, 0.2))
+                except queue.Empty:
+                    if self.fake._server is None:
+                        return
+                    continue
+                if event is _CLOSE:
+                    break
+                self._chunk(json.dumps(event).encode() + b"\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            return
+        finally:
+            self.fake.drop_watch(watcher)
+            self.close_connection = True
+
+    def _logs(self, pod: str, query: dict[str, list[str]]) -> None:
+        if pod not in self.fake.objects["Pod"]:
+            self._status(404, "NotFound", f'pods "{pod}" not found')
+            return
+        previous = query.get("previous", ["false"])[0] in ("true", "True")
+        lines = self.fake.logs.get((pod, previous))
+        if lines is None and previous:
+            self._status(400, "BadRequest",
+                         f'previous terminated container "{pod}" in pod "{pod}" not found')
+            return
+        lines = list(lines or [])
+        if "tailLines" in query:
+            lines = lines[-int(query["tailLines"][0]):] if int(query["tailLines"][0]) else []
+        stamps = query.get("timestamps", ["false"])[0] in ("true", "True")
+        shown = [line if stamps else line.partition(" ")[2] for line in lines]
+        if query.get("follow", ["false"])[0] not in ("true", "True"):
+            data = "".join(f"{s}\n" for s in shown).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        follower: queue.Queue[Any] = queue.Queue()
+        with self.fake.lock:
+            self.fake.log_followers.setdefault(pod, []).append(follower)
+        self._start_chunked("text/plain")
+        try:
+            for s in shown:
+                self._chunk(f"{s}\n".encode())
+            while self.fake._server is not None:
+                try:
+                    line = follower.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self._chunk(f"{line if stamps else line.partition(' ')[2]}\n".encode())
+        except OSError:
+            return
+        finally:
+            with self.fake.lock:
+                self.fake.log_followers[pod].remove(follower)
+            self.close_connection = True
+
+    def _exec(self, pod: str, query: dict[str, list[str]]) -> None:
+        """The websocket handshake, then the output on channels 1/2 and a Status on 3."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        if self.headers.get("Upgrade", "").lower() != "websocket" or not key:
+            self._status(400, "BadRequest", "Upgrade request required")
+            return
+        if "v4.channel.k8s.io" not in offered:
+            self._status(400, "BadRequest", "no supported subprotocol offered")
+            return
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        if self.fake.exec_delay:
+            time.sleep(self.fake.exec_delay)
+        code, out, err = self.fake.exec_handler(pod, query.get("command", []))
+        try:
+            if out:
+                self._ws_frame(2, b"\x01" + out.encode())
+            if err:
+                self._ws_frame(2, b"\x02" + err.encode())
+            self._ws_frame(2, b"\x03" + json.dumps(_exit_status(code)).encode())
+            self._ws_frame(8, struct.pack(">H", 1000))
+            self.connection.settimeout(1.0)
+            self.rfile.read(2)  # the client's close frame (or nothing): then hang up
+        except OSError:
+            pass
+
+    def _ws_frame(self, opcode: int, payload: bytes) -> None:
+        header = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            header += bytes([n])
+        elif n < 65536:
+            header += bytes([126]) + struct.pack(">H", n)
+        else:
+            header += bytes([127]) + struct.pack(">Q", n)
+        self.wfile.write(header + payload)
+        self.wfile.flush()
+
+
+def _exit_status(code: int) -> dict:
+    """What the kubelet sends on the error channel (metav1.Status), by exit code."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: exit status {code}",
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def _merge(target: dict, patch: dict) -> dict:
+    """JSON merge patch (RFC 7386); for the maps patched here, strategic merge is the same."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
+
+
+def _scale_of(obj: dict) -> dict:
+    """autoscaling/v1 Scale, what the scale subresource returns."""
+    meta = obj["metadata"]
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "resourceVersion": meta["resourceVersion"]},
+            "spec": {"replicas": obj["spec"].get("replicas")},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}}
+
+
+# --- real-shaped objects ------------------------------------------------------------------
+
+
+def deployment(name: str, replicas: int = 1, ready: int | None = None, kind: str = "Deployment",
+               image: str | None = None, labels: dict | None = None,
+               annotations: dict | None = None) -> dict:
+    """apps/v1 Deployment (or StatefulSet) selecting pods labelled app=NAME."""
+    ready = replicas if ready is None else ready
+    status: dict[str, Any] = {"observedGeneration": 1, "replicas": replicas,
+                              "updatedReplicas": replicas}
+    if ready:
+        status["readyReplicas"] = ready
+        status["availableReplicas"] = ready
+    obj = {
+        "metadata": {"name": name, "namespace": NS, "generation": 1,
+                     "labels": {"app.kubernetes.io/name": name, **(labels or {})},
+                     "annotations": dict(annotations or {})},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                         "spec": {"containers": [{"name": name,
+                                                  "image": image or f"vextrus/{name}:1.4.2"}]}},
+        },
+        "status": status,
+    }
+    if kind == "StatefulSet":
+        obj["spec"]["serviceName"] = name
+    return obj
+
+
+def pod(workload: str, suffix: str, *, phase: str = "Running", ready: bool = True,
+        restarts: int = 0, waiting: tuple[str, str] | None = None,
+        last_terminated: tuple[int, str, datetime] | None = None,
+        started: datetime | None = None) -> dict:
+    """v1 Pod of a workload, with one container status shaped like the kubelet's."""
+    started = started or datetime.now(UTC) - timedelta(hours=2)
+    state: dict[str, Any]
+    if waiting:
+        state = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
+    elif phase == "Running":
+        state = {"running": {"startedAt": stamp(started)}}
+    else:
+        state = {"waiting": {"reason": "ContainerCreating"}}
+    last: dict[str, Any] = {}
+    if last_terminated:
+        code, reason, finished = last_terminated
+        last = {"terminated": {"exitCode": code, "reason": reason,
+                               "startedAt": stamp(finished - timedelta(seconds=20)),
+                               "finishedAt": stamp(finished), "containerID": "containerd://x"}}
+    name = f"{workload}-{suffix}"
+    return {
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": workload,
+                                                                "pod-template-hash": "7d9f"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": f"{workload}-7d9f", "uid": "rs-uid",
+                                          "controller": True}]},
+        "spec": {"containers": [{"name": workload, "image": f"vextrus/{workload}:1.4.2"}],
+                 "nodeName": "node-1"},
+        "status": {
+            "phase": phase,
+            "startTime": stamp(started),
+            "conditions": [{"type": "PodScheduled", "status": "True"},
+                           {"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [{
+                "name": workload, "ready": ready, "restartCount": restarts,
+                "image": f"vextrus/{workload}:1.4.2", "imageID": "", "started": ready,
+                "state": state, "lastState": last,
+            }],
+        },
+    }
+
+
+def event(pod_name: str, reason: str, message: str, count: int = 1,
+          when: datetime | None = None) -> dict:
+    """v1 Event (core), Warning, about a pod."""
+    when = when or datetime.now(UTC) - timedelta(seconds=30)
+    return {
+        "metadata": {"name": f"{pod_name}.{abs(hash((reason, message))) % 10**12:x}",
+                     "namespace": NS},
+        "involvedObject": {"kind": "Pod", "namespace": NS, "name": pod_name, "apiVersion": "v1",
+                           "fieldPath": "spec.containers{main}"},
+        "reason": reason, "message": message, "type": "Warning", "count": count,
+        "source": {"component": "kubelet", "host": "node-1"},
+        "firstTimestamp": stamp(when - timedelta(minutes=2)), "lastTimestamp": stamp(when),
+    }
+
+
+def hpa(target: str, current: int, desired: int, low: int, high: int, cpu_now: int,
+        cpu_target: int = 70, limited: bool = False) -> dict:
+    """autoscaling/v2 HorizontalPodAutoscaler on a Deployment, CPU utilisation metric."""
+    conditions = [{"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale"},
+                  {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"}]
+    if limited:
+        conditions.append({"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas",
+                           "message": "the desired replica count is more than the maximum "
+                                      "replica count"})
+    return {
+        "metadata": {"name": target, "namespace": NS},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                 "minReplicas": low, "maxReplicas": high,
+                 "metrics": [{"type": "Resource", "resource": {
+                     "name": "cpu", "target": {"type": "Utilization",
+                                               "averageUtilization": cpu_target}}}]},
+        "status": {"currentReplicas": current, "desiredReplicas": desired,
+                   "currentMetrics": [{"type": "Resource", "resource": {
+                       "name": "cpu", "current": {"averageUtilization": cpu_now,
+                                                  "averageValue": "350m"}}}],
+                   "conditions": conditions},
+    }
