@@ -151,8 +151,9 @@ def _judge_probes(
         return _Base(State.UNREACHABLE, "healthy", (text,), False, True)
     missing = _missing_endpoints(failed + inside_failed)
     if missing and len(missing) == len(failed + inside_failed):
+        # Still unhealthy (nothing vouches for it: a bring-up must not count it as up).
         text = "no health endpoint: " + ", ".join(sorted(set(missing))) + " answers 404"
-        return _Base(State.DEGRADED, "none", (text,), reach_host, reach_inside)
+        return _Base(State.UNHEALTHY, "none", (text,), reach_host, reach_inside)
     issues = tuple(dict.fromkeys(_probe_failure_text(r) for r in failed + inside_failed))
     return _Base(State.UNHEALTHY, "unhealthy", issues, reach_host, reach_inside)
 
