@@ -36,6 +36,17 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool = False) -> None
                         help="Docker daemon address (default: DOCKER_HOST or the local socket)")
     parser.add_argument("--read-only", action="store_true", default=default(False),
                         help="refuse every action that changes anything")
+    parser.add_argument("--context", metavar="NAME", default=default(None),
+                        help="kubernetes: kubeconfig context (default: stack file, then current)")
+    if not suppress:  # before the command only: `secrets apply` has its own --namespace
+        parser.add_argument("--namespace", metavar="NAME", default=None,
+                            help="kubernetes: namespace (default: stack file, then the "
+                            "context's); give it before the command")
+    parser.add_argument("--kubeconfig", metavar="FILE", default=default(None),
+                        help="kubernetes: kubeconfig (default: KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--allow-writes", action="store_true", default=default(False),
+                        help="kubernetes: allow writes on a production context (each write "
+                        "asks for the context name typed out)")
     parser.add_argument("--state-dir", metavar="DIR", default=default(None),
                         help="where the journal lives (default: the user's state dir)")
     parser.add_argument("--config", metavar="FILE", default=default(None),
@@ -81,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_checks
 
     cli_checks.add_parsers(sub, _add_common)
+    from console import cli_k8s
+
+    cli_k8s.add_parsers(sub, _add_common)
     return parser
 
 
@@ -104,6 +118,10 @@ def _options(args: argparse.Namespace) -> Options:
         theme=args.theme,
         state_dir=args.state_dir,
         config_path=args.config,
+        kube_context=args.context,
+        namespace=args.namespace,
+        kubeconfig=args.kubeconfig,
+        allow_writes=args.allow_writes,
     )
 
 
@@ -135,6 +153,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_actions
 
         return cli_actions.run(args, ctx)
+    if args.command in ("scale", "delete-pod", "probe-inside", "logs"):
+        from console import cli_k8s
+
+        return cli_k8s.run(args, ctx)
     if args.command in ("preflight", "report"):
         from console import cli_checks
 

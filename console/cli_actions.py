@@ -1,7 +1,9 @@
 """Headless `bringup`, `restart` and `pause-restarts`: the same actions the console runs.
 
 Writes ask for confirmation on a terminal; scripts pass `--yes`. Without a terminal and
-without `--yes` the command refuses (exit 2) rather than guess. `--dry-run` prints the plan.
+without `--yes` the command refuses (exit 2) rather than guess. On a production Kubernetes
+context the question is the context name typed out (`cli_k8s.confirm_write`). `--dry-run`
+prints the plan.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
 def _add_confirm(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    from console.cli_k8s import add_confirm_context
+
+    add_confirm_context(parser)
 
 
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
@@ -71,10 +76,12 @@ def run(args: argparse.Namespace, ctx: AppContext) -> int:
         print(f"  blast radius: {', '.join(radius) if radius else 'none'}")
     if args.dry_run:
         return 0
+    from console.cli_k8s import confirm_write, refusal
+
     if ctx.read_only:
-        print(f"vextrus-console: {action.name}: refused in read-only mode", file=sys.stderr)
+        print(f"vextrus-console: {refusal(ctx, action.name)}", file=sys.stderr)
         return 2
-    if not args.yes and not _confirm(f"{action.name} {action.target}?"):
+    if not confirm_write(ctx, args, f"{action.name} {action.target}?"):
         return 2
     return asyncio.run(_execute(action, ctx))
 
@@ -90,15 +97,6 @@ def _build(args: argparse.Namespace, ctx: AppContext) -> BringUp | Restart | Pau
                        with_dependents=args.with_dependents, timeout=args.timeout,
                        stop_timeout=args.stop_timeout)
     return PauseRestarts(ctx.stack, ctx.runtime, args.service)
-
-
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        print("vextrus-console: refusing without confirmation: pass --yes (no terminal to ask)",
-              file=sys.stderr)
-        return False
-    answer = input(f"{question} [y/N] ").strip().lower()
-    return answer in ("y", "yes")
 
 
 def _decider(policy: str) -> Callable[[Diagnosis], Awaitable[Decision]]:

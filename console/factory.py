@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from console.app import VextrusApp
     from console.temporal.types import WorkflowsBackend
 
-RUNTIMES = ("docker", "local", "none")
+RUNTIMES = ("docker", "local", "kubernetes", "none")
 
 
 class ConfigError(Exception):
@@ -42,6 +42,10 @@ class Options:
     theme: str | None = None
     state_dir: str | None = None
     config_path: str | None = None
+    kube_context: str | None = None  # kubernetes: --context (default: stack file, kubeconfig)
+    namespace: str | None = None  # kubernetes: --namespace
+    kubeconfig: str | None = None  # kubernetes: --kubeconfig (default: KUBECONFIG, ~/.kube)
+    allow_writes: bool = False  # kubernetes: writes on a production context (typed confirm)
 
 
 @dataclass
@@ -58,11 +62,21 @@ class AppContext:
     keymap: dict[str, str] = field(default_factory=dict)
     bringup_timeout: float = 120.0  # seconds per service to become healthy (config [bringup])
     compose_path: str | None = None  # the compose file secrets act on (None: the cwd's)
+    read_only_reason: str = ""  # why read-only was forced (a production context), or ""
+    confirm_word: str | None = None  # typed out before every write (a production context)
     workflows: WorkflowsBackend | None = None  # Temporal ([stack.temporal]); None: no Temporal
 
 
-def build_runtime(kind: str, stack: Stack, docker_host: str | None = None) -> Runtime | None:
+def build_runtime(
+    kind: str, stack: Stack, docker_host: str | None = None, opts: Options | None = None
+) -> Runtime | None:
     """Pick the runtime backend by name. Heavy clients are imported only when chosen."""
+    if kind == "kubernetes":
+        from console.runtime.kubernetes import build_kubernetes_runtime
+
+        o = opts or Options()
+        return build_kubernetes_runtime(stack.kubernetes, o.kubeconfig, o.kube_context,
+                                        o.namespace, o.allow_writes)
     if kind == "docker":
         from console.runtime.docker import DockerRuntime
 
@@ -120,18 +134,22 @@ def build_context(
         stack = stack.with_project(opts.project)
     config = load_config(opts.config_path)
     if runtime is None:
-        runtime = build_runtime(opts.runtime, stack, opts.docker_host)
+        runtime = build_runtime(opts.runtime, stack, opts.docker_host, opts)
     if journal is None:
         state_dir = Path(opts.state_dir) if opts.state_dir else default_state_dir()
         journal = Journal(state_dir / "journal.sqlite3", stack=stack.name)
     monitor = Monitor(stack, runtime, journal, clock=clock)
     theme = opts.theme or config.get("theme") or "vextrus-dark"
+    guard = getattr(runtime, "guard", None)  # the kubernetes runtime's production guard
+    forced = bool(guard is not None and guard.read_only)
     return AppContext(
         stack=stack,
         runtime=runtime,
         monitor=monitor,
         journal=journal,
-        read_only=opts.read_only,
+        read_only=opts.read_only or forced,
+        read_only_reason=guard.reason() if forced and guard is not None else "",
+        confirm_word=guard.confirm_word if guard is not None else None,
         theme=str(theme),
         clock=clock,
         keymap=dict(config.get("keys", {})),

@@ -88,14 +88,20 @@ class ActionScreen(Screen[None]):
         return self.query_one(ActionProgress)
 
     def on_mount(self) -> None:
-        if self.action.writes and self.vextrus.ctx.read_only:
-            self._finish(f"{self.action.name}: refused in read-only mode; nothing was done")
-            self.notify(f"{self.action.name}: read-only mode: refused", severity="warning")
+        ctx = self.vextrus.ctx
+        if self.action.writes and ctx.read_only:
+            why = ctx.read_only_reason or "read-only mode"
+            self._finish(f"{self.action.name}: refused: {why}; nothing was done")
+            self.notify(f"{self.action.name}: refused: {why}", severity="warning")
             return
-        if self.action.writes and self.confirm:
+        # A production context (allowed writes) asks for its name typed out, every time.
+        if self.action.writes and (self.confirm or ctx.confirm_word):
             question = f"{self.action.name} {self.action.target}?"
             lines = [f"- {s.title}" for s in self.action.plan()] + self.details
-            self.app.push_screen(ConfirmScreen(question, lines), self._confirmed)
+            if ctx.confirm_word:
+                lines.append(f"context {ctx.confirm_word!r} is production")
+            self.app.push_screen(ConfirmScreen(question, lines, typed=ctx.confirm_word),
+                                 self._confirmed)
             self.progress.show_plan_only("waiting for confirmation")
             return
         self._start()

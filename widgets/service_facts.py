@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from console.masking import sanitize
-from console.runtime.base import ContainerState, LogLine
+from console.runtime.base import ContainerState, LogLine, Workload
 from console.status_types import ServiceStatus, StackStatus
 from widgets.status_style import (
     ROOT_CAUSE_TEXT,
@@ -112,7 +112,33 @@ def _container_facts(c: ContainerState) -> list[tuple[str, str]]:
         ("network", c.network_mode or "—"),
         ("ports", ", ".join(c.ports) or "none published"),
         *([("error", c.error)] if c.error else []),
+        *(_workload_facts(c.workload) if c.workload is not None else []),
     ]
+
+
+def _workload_facts(w: Workload) -> list[tuple[str, str]]:
+    """Kubernetes: replicas, each pod, probe failures, the autoscaler and its metrics."""
+    rows = [
+        ("cluster", f"{w.context or '—'} · namespace {w.namespace}"),
+        ("replicas", f"{w.ready}/{w.desired} ready · {w.updated} updated · "
+                     f"{w.available} available"),
+    ]
+    for pod in w.pods:
+        state = pod.reason or pod.phase
+        last = f" · last exit {pod.last_exit_code} {pod.last_reason}".rstrip() \
+            if pod.last_exit_code is not None else ""
+        rows.append(("pod", f"{pod.name} {state}{' ready' if pod.ready else ''} · "
+                            f"{pod.restarts} restarts{last}"))
+    rows.extend(("probe", text) for text in w.probe_failures)
+    rows.extend(("warning", text) for text in w.warnings)
+    hpa = w.autoscaler
+    if hpa is not None:
+        metrics = f" · {', '.join(hpa.metrics)}" if hpa.metrics else ""
+        rows.append(("autoscaler", f"{hpa.current} → {hpa.desired} replicas (min "
+                                   f"{hpa.min_replicas}, max {hpa.max_replicas}){metrics}"))
+        if hpa.limited:
+            rows.append(("", hpa.limited))
+    return rows
 
 
 def _when(moment: datetime | None) -> str:

@@ -1,0 +1,119 @@
+"""Kubernetes-only guided actions: scale, delete a pod, run the probes inside a pod.
+
+Rollout restart, start and stop need nothing new: `actions.restart` and `actions.bringup`
+call the Runtime interface, which the kubernetes runtime implements with the rollout-restart
+patch and the scale subresource. These three need the runtime's own verbs, so they check
+for them (a Docker stack gets a clear refusal, not an AttributeError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from actions.base import ActionError, CancelToken, Progress, Step
+from console.model import HealthCheck, Stack
+from console.probes.registry import run_check
+from console.runtime.base import Runtime
+
+INSIDE_KINDS = ("http", "exec")
+
+
+def _needs(runtime: Runtime, verb: str, what: str) -> None:
+    if not hasattr(runtime, verb):
+        raise ActionError(f"{what}: the {runtime.name} runtime cannot do this "
+                          "(Kubernetes only)")
+
+
+def _service(stack: Stack, name: str, what: str) -> None:
+    if name not in stack:
+        raise ActionError(f"{what}: unknown service {name!r}")
+
+
+class Scale:
+    """`kubectl scale`: the workload's desired replicas, through the scale subresource."""
+
+    name = "scale"
+    writes = True
+
+    def __init__(self, stack: Stack, runtime: Runtime, service: str, replicas: int) -> None:
+        _service(stack, service, "scale")
+        _needs(runtime, "scale", "scale")
+        if replicas < 0:
+            raise ActionError("scale: replicas must be 0 or more")
+        self.stack, self.runtime, self.target, self.replicas = stack, runtime, service, replicas
+
+    def plan(self) -> list[Step]:
+        return [Step("scale", f"scale {self.target} to {self.replicas} replicas", self.target,
+                     "patch of the scale subresource; an autoscaler may change it again")]
+
+    async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
+        cancel.check()
+        await self.runtime.scale(self.stack.service(self.target), self.replicas)  # type: ignore[attr-defined]
+        yield Progress("done", self.target, f"desired replicas set to {self.replicas}")
+
+
+class DeletePod:
+    """Delete one pod; its controller starts a fresh one (the blunt fix for a stuck pod)."""
+
+    name = "delete-pod"
+    writes = True
+
+    def __init__(self, stack: Stack, runtime: Runtime, service: str, pod: str) -> None:
+        _service(stack, service, "delete-pod")
+        _needs(runtime, "delete_pod", "delete-pod")
+        self.stack, self.runtime, self.target, self.pod = stack, runtime, service, pod
+
+    def plan(self) -> list[Step]:
+        return [Step("delete", f"delete pod {self.pod} of {self.target}", self.target,
+                     "the workload's controller creates a replacement")]
+
+    async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
+        cancel.check()
+        await self.runtime.delete_pod(self.stack.service(self.target), self.pod)  # type: ignore[attr-defined]
+        yield Progress("done", self.target, f"pod {self.pod} deleted")
+
+
+class ProbeInside:
+    """The service's http and exec checks, run inside one of its pods through the API.
+
+    What the seeds did with `docker exec ... wget` on a laptop, on the cluster: it tells a
+    dead endpoint from a network path (Service, Ingress, NetworkPolicy) that drops traffic.
+    """
+
+    name = "probe-inside"
+    writes = False
+
+    def __init__(self, stack: Stack, runtime: Runtime, service: str) -> None:
+        _service(stack, service, "probe-inside")
+        self.stack, self.runtime, self.target = stack, runtime, service
+
+    def checks(self) -> list[HealthCheck]:
+        out = []
+        for check in self.stack.service(self.target).checks:
+            if check.kind == "http":
+                out.append(replace(check, host="127.0.0.1", where="inside"))
+            elif check.kind == "exec":
+                out.append(check)
+        return out
+
+    def plan(self) -> list[Step]:
+        steps = [Step(c.describe(), f"run {c.describe()} inside a pod", self.target)
+                 for c in self.checks()]
+        return steps or [Step("none", "no http or exec check to run inside", self.target)]
+
+    async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
+        service = self.stack.service(self.target)
+        failed = 0
+        for check in self.checks():
+            cancel.check()
+            result = await run_check(check, service, self.runtime)
+            said = (result.output or "").strip()[:200]
+            if result.ok:
+                yield Progress("ok", check.describe(), said or "ok")
+            else:
+                failed += 1
+                detail = result.error + (f": {said}" if said and said not in result.error else "")
+                yield Progress("failed", check.describe(), detail)
+        total = len(self.checks())
+        yield Progress("done", self.target, f"{total - failed}/{total} checks pass inside")
