@@ -252,7 +252,7 @@ def test_cli_scale_with_the_context_confirmed(files: dict[str, Path], fake: Fake
     assert "desired replicas set to 4" in capsys.readouterr().out
 
 
-def test_cli_logs_previous_and_probe_inside(files: dict[str, Path], fake: FakeKubeAPI,
+def test_cli_logs_previous(files: dict[str, Path], fake: FakeKubeAPI,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     fake.logs[("configuration-c0", True)] = ["2025-09-25T10:41:10Z Error: REDIS_URL is not set"]
     assert main(cli(files, "dev", "logs", "configuration", "--previous")) == 0

@@ -412,6 +412,23 @@ async def test_exec_past_its_timeout_is_a_timeout(fake: FakeKubeAPI,
         await runtime.exec(svc("auth"), ["sleep", "10"], 0.5)
 
 
+async def test_probe_inside_runs_the_http_check_in_a_pod(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    from actions.kubernetes import ProbeInside
+    from console.model import HealthCheck
+
+    fake.put("Deployment", deployment("auth", 1))
+    fake.put("Pod", pod("auth", "a0"))
+    fake.exec_handler = lambda p, argv: (1, "", "wget: server returned error: HTTP/1.1 503\n")
+    stack = Stack("t", (Service("auth", checks=(HealthCheck("http", port=3001),)),))
+    events = [e async for e in ProbeInside(stack, runtime, "auth").run(CancelToken())]
+    assert [(e.kind, e.step) for e in events] == [
+        ("failed", "http 127.0.0.1:3001/health (inside)"), ("done", "auth")]
+    assert "HTTP/1.1 503" in events[0].message
+    assert events[-1].message == "0/1 checks pass inside"
+
+
 # --- the production guard and a missing kubeconfig ------------------------------------------
 
 
