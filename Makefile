@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test lint env demo console status bench clean
+.PHONY: venv test lint env demo demo-script console status bench clean
 
 $(BIN)/vextrus-console: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ lint: venv
 ## make test: install what is missing, start Docker/PostgreSQL/Redis, lint, run every test.
 test: venv env lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## make demo: the whole Vextrus stack as local stand-ins (no Docker needed), then the console.
+demo: venv
+	$(BIN)/vextrus-console demo
+
+## make demo-script: the same story played headless, from seed 002's matrix to 100%.
+demo-script: venv
+	$(BIN)/vextrus-console demo --script
 
 console: venv
 	$(BIN)/vextrus-console

@@ -95,6 +95,8 @@ async def _main(args: argparse.Namespace, settings: DemoSettings,
         assert session.demo is not None
         say(f"demo: {len(session.started)} of {len(session.stack.services)} services started "
             f"(seed 002's situation); stack file {session.demo.stack_path}")
+        say(f"demo: to deploy a fix, delete the service's fault file in "
+            f"{session.demo.directory / 'faults'} and restart it (r)")
         opts = options_for(str(session.demo.stack_path), str(settings.directory))
         ctx = build_context(opts, runtime=session.runtime)  # type: ignore[arg-type]
         ctx.compose_path = str(session.demo.compose_path)

@@ -233,8 +233,9 @@ def _argv(service: Service, moved: dict[str, Service], options: dict[str, LocalO
             # Clients use the address the host expects (127.0.0.1): a dependency that only
             # answers on its own loopback is as unreachable for them as for the operator.
             argv += ["--dep", f"{dep}={HOST}:{target.ports[0]}"]
-    if service.name == "workflow":
-        argv += ["--worker-module", "console.temporal.worker"]
+    if service.name == "workflow" and settings.temporal_server:
+        argv += ["--worker-module", "console.temporal.vextrus_workflows.worker",
+                 "--seed-module", "console.temporal.vextrus_workflows.seed"]
     return tuple(argv)
 
 

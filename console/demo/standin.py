@@ -210,21 +210,45 @@ class StandIn:
                 self.log.line(f"health indicators: {words}", context="HealthCheckService")
 
     async def _run_worker(self) -> None:
-        """The workflow service runs the seeds' workflows worker once Temporal answers."""
+        """The workflow service runs the seeds' workflows worker once Temporal answers.
+
+        Address, namespace and task queue come from the service's environment
+        (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE), as in the real
+        service. With `--seed-module`, a handful of workflows is started once the worker
+        polls, so the console's workflows screen has real executions to show.
+        """
         temporal = [d for d in self.deps if d[0] == "temporal"]
         while temporal and not (await _port_open(temporal[0][1], temporal[0][2]))[0]:
             await asyncio.sleep(1.0)
+        where = [f"--{key}={os.environ[env]}" for key, env in (
+            ("address", "TEMPORAL_ADDRESS"), ("namespace", "TEMPORAL_NAMESPACE"),
+            ("task-queue", "TEMPORAL_TASK_QUEUE")) if os.environ.get(env)]
         self.log.line(f"starting Temporal worker ({self.args.worker_module})",
                       context="TemporalWorker")
         try:
             self.worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", self.args.worker_module,
+                sys.executable, "-m", self.args.worker_module, *where,
                 stdout=None, stderr=None, stdin=asyncio.subprocess.DEVNULL)
+            if self.args.seed_module:
+                await self._seed(where)
             code = await self.worker.wait()
             self.log.line(f"Temporal worker exited with code {code}", "WARN",
                           context="TemporalWorker")
         except OSError as exc:
             self.log.line(f"cannot start the Temporal worker: {exc}", "ERROR")
+
+    async def _seed(self, where: list[str]) -> None:
+        seeder = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", self.args.seed_module, *where,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL)
+        _, err = await seeder.communicate()
+        if seeder.returncode == 0:
+            self.log.line("seeded the demo's workflows", context="TemporalWorker")
+        else:
+            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
+            self.log.line(f"seeding workflows failed: {last[0][:200]}", "WARN",
+                          context="TemporalWorker")
 
     # connections -----------------------------------------------------------------------------
 
@@ -400,6 +424,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--faults", default=None, metavar="FILE")
     parser.add_argument("--flavor", default="nest")
     parser.add_argument("--worker-module", default=None)
+    parser.add_argument("--seed-module", default=None)
     args = parser.parse_args(argv)
     if args.kind == "idle":
         args.port = []
