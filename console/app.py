@@ -139,6 +139,7 @@ class VextrusApp(App[None]):
         Binding("g", "goto('graph')", "Graph", id="graph", show=False),
         Binding("L", "goto('logs')", "All logs", id="logs_all", show=False),
         Binding("t", "goto('timeline')", "Timeline", id="timeline", show=False),
+        Binding("w", "goto('workflows')", "Workflows", id="workflows", show=False),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="refresh", show=False),
         Binding("B", "bringup", "Bring up", id="bringup", show=False),
         Binding("F", "preflight", "Pre-flight", id="preflight", show=False),

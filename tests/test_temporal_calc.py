@@ -140,3 +140,34 @@ def test_client_side_filters_apply_every_field():
     assert matches(row, ListFilter(status="running", type="PurchaseOrderApproval"))
     assert not matches(row, ListFilter(status="completed"))
     assert not matches(row, ListFilter(workflow_id="po-2"))
+
+
+# --- the screen's filter line ------------------------------------------------------------
+
+
+def test_filter_line_parses_keys_bare_id_and_query():
+    from console.temporal.filter_text import format_filter, parse_filter
+
+    flt = parse_filter("status:running type:InvoiceApproval inv-2025 q:StartTime > 'x' AND a:b")
+    assert flt == ListFilter(status="running", type="InvoiceApproval", workflow_id="inv-2025",
+                             query="StartTime > 'x' AND a:b")
+    assert parse_filter(format_filter(flt)) == flt
+    assert parse_filter("") == ListFilter()
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("state:running", "'state:running': use status:, type:, id: or q:"),
+    ("status:stuck", "status 'stuck' is not one of running"),
+    ("a b", "id: given twice"),
+])  # fmt: skip
+def test_filter_line_mistakes_are_one_line(line, words):
+    from console.temporal.filter_text import parse_filter
+
+    with pytest.raises(TemporalError, match=words):
+        parse_filter(line)
+
+
+def test_retry_backoff_doubles_up_to_the_cap():
+    from screens.workflows import retry_delay
+
+    assert [retry_delay(n) for n in (1, 2, 3, 4, 5, 6)] == [2, 4, 8, 16, 30, 30]

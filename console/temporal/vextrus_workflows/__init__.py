@@ -11,3 +11,14 @@ Seed a few:    python -m console.temporal.vextrus_workflows.seed (same options)
 """
 
 TASK_QUEUE = "vextrus-workflows"
+
+# What the console offers in its query and signal prompts, per workflow type.
+QUERIES: dict[str, tuple[str, ...]] = {
+    "PurchaseOrderApproval": ("status",),
+    "InvoiceApproval": ("status",),
+    "EmployeeOnboarding": ("progress",),
+}
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "PurchaseOrderApproval": ("approve", "reject"),
+    "InvoiceApproval": ("approve", "reject"),
+}

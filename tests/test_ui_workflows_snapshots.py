@@ -1,0 +1,68 @@
+"""SVG snapshots of the workflows list, the workflow detail and the unreachable panel.
+
+Fixed data (tests/workflows_fake.py, shaped like the real server's answers) and the UI
+fixtures' fixed clock. Regenerate with `--snapshot-update` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from console.app import VextrusApp
+from console.factory import build_app
+from screens.workflow_detail import WorkflowDetailScreen
+from screens.workflows import WorkflowsScreen
+from tests.test_ui_snapshots import _settled
+from tests.ui_data import make_context
+from tests.workflows_fake import FakeWorkflows
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+
+
+@pytest.fixture(autouse=True)
+def _colour_by_default(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+def _app(down: str = "") -> VextrusApp:
+    return build_app(replace(make_context(), workflows=FakeWorkflows(down)))
+
+
+async def _quiet(pilot) -> None:
+    """Until no workflows worker is running."""
+    for _ in range(50):
+        await pilot.pause()
+        busy = [w for w in pilot.app.workers if w.group.startswith("workflow") and w.is_running]
+        if not busy:
+            return
+    raise AssertionError("workflow workers never finished")
+
+
+async def _open_list(pilot) -> None:
+    await _settled(pilot)
+    await pilot.press("w")
+    await _quiet(pilot)
+    assert isinstance(pilot.app.screen, WorkflowsScreen)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_workflows_list(snap_compare, size):
+    assert snap_compare(_app(), terminal_size=size, run_before=_open_list)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_workflows_unreachable(snap_compare, size):
+    assert snap_compare(_app(down="connection refused"), terminal_size=size,
+                        run_before=_open_list)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_workflow_detail_stuck_activity(snap_compare, size):
+    async def open_detail(pilot) -> None:
+        await _open_list(pilot)
+        pilot.app.push_screen(WorkflowDetailScreen("onboard-e1043"))
+        await _quiet(pilot)
+
+    assert snap_compare(_app(), terminal_size=size, run_before=open_detail)

@@ -1,0 +1,61 @@
+"""One workflow execution in words: what it is, where it stands, what it is stuck on.
+
+Pending activities come first after the status because a stuck workflow is almost always
+an activity retrying against a dead service: its attempt count and last failure are the
+evidence on-call needs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from console.temporal.types import WorkflowDescription
+from widgets.status_style import StatusPalette, Tone
+from widgets.workflow_table import short_time, status_text
+
+
+def facts_text(d: WorkflowDescription, palette: StatusPalette,
+               now: datetime | None = None) -> Table:
+    """Label/value rows (values wrap in their own column); the outcome last."""
+    row = d.row
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True, min_width=13)
+    grid.add_column(ratio=1)
+    grid.add_row("Status", status_text(row.status, palette))
+    grid.add_row("Type", row.type)
+    grid.add_row("Run ID", row.run_id)
+    grid.add_row("Task queue", row.task_queue or "—")
+    grid.add_row("Started", short_time(row.start, now))
+    grid.add_row("Closed", short_time(row.close, now))
+    grid.add_row("History", f"{d.history_length} events")
+    if d.parent:
+        grid.add_row("Parent", d.parent)
+    for a in d.pending_activities:
+        limit = a.maximum_attempts or "unlimited"
+        tone: Tone = "warn" if a.attempt > 1 else "info"
+        grid.add_row("Pending", Text(f"{a.type} ({a.state}) attempt {a.attempt} of {limit}",
+                                     style=palette.tone(tone)))
+        if a.last_failure:
+            grid.add_row("Last failure", Text(a.last_failure, style=palette.tone("bad")))
+    if d.result is not None:
+        grid.add_row("Result", Text(d.result, style=palette.tone("ok")))
+    if d.failure:
+        grid.add_row("Outcome", Text(d.failure, style=palette.tone("bad")))
+    return grid
+
+
+class WorkflowFacts(Static):
+    """The describe panel of the detail screen."""
+
+    DEFAULT_CSS = """
+    WorkflowFacts {
+        height: auto;
+        max-height: 14;
+        padding: 0 1;
+        overflow-y: auto;
+    }
+    """
