@@ -38,6 +38,7 @@ class HealthCheck:
     database: str | None = None  # postgres
     password_env: str | None = None  # name of the env var holding the password (never the value)
     namespace: str | None = None  # temporal
+    task_queues: tuple[str, ...] = ()  # temporal: queues whose pollers are reported
 
     def describe(self) -> str:
         """A short human label, e.g. `http :3001/health` or `exec wget ...`."""

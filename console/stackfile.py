@@ -77,6 +77,7 @@ _FIELD_KINDS: dict[str, tuple[str, ...]] = {
     "database": ("postgres",),
     "password_env": ("postgres", "redis"),
     "namespace": ("temporal",),
+    "task_queues": ("temporal",),
 }
 
 Path_ = tuple[str | int, ...]
@@ -736,6 +737,7 @@ def _parse_check(r: _Reader, path: Path_, raw: Any) -> HealthCheck:
         database=_optional_str(r, (*path, "database"), table.get("database")),
         password_env=_optional_env(r, (*path, "password_env"), table.get("password_env")),
         namespace=_optional_str(r, (*path, "namespace"), table.get("namespace")),
+        task_queues=r.strings((*path, "task_queues"), table.get("task_queues", [])),
     )
 
 

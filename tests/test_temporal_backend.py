@@ -281,3 +281,37 @@ async def test_server_killed_then_started_again_recovers(temporal_proc: Temporal
     temporal_proc.start()
     page = await backend.list_workflows(ListFilter())
     assert page.rows == () and page.source == "open/closed"
+
+
+async def test_matrix_probe_reports_namespace_and_pollers_where_it_can(
+    temporal_lab: TemporalLab,
+) -> None:
+    """The service matrix's temporal check: reachable, namespace, pollers (unknown here)."""
+    from console.model import HealthCheck, Service
+    from console.probes.registry import run_check
+
+    port = int(temporal_lab.address.rsplit(":", 1)[1])
+    check = HealthCheck(kind="temporal", port=port, namespace="vextrus", timeout=5.0,
+                        task_queues=(temporal_lab.task_queue,))
+    result = await run_check(check, Service("temporal"))
+    assert result.ok, result.error
+    assert result.output.endswith(
+        "namespace vextrus registered; "
+        "pollers: unknown (server does not support DescribeTaskQueue)")
+
+
+def test_pollers_in_words() -> None:
+    from console.temporal.health import pollers_text
+
+    assert pollers_text({"vextrus-workflows": 2, "billing": 0}, "") == (
+        "pollers: vextrus-workflows 2, billing 0 (no worker polls it)")
+
+
+def test_task_queues_belong_to_temporal_checks_in_the_stack_file() -> None:
+    from console.stackfile import StackFileError, load_stack, parse_stack
+
+    bundled = load_stack(None).service("temporal").checks[0]
+    assert bundled.task_queues == ("vextrus-workflows",)
+    with pytest.raises(StackFileError, match="applies to temporal checks only"):
+        parse_stack('[services.a]\nchecks = [{ kind = "tcp", port = 1, task_queues = ["q"] }]\n',
+                    "s.toml")

@@ -1,9 +1,12 @@
-"""Temporal probe: connect with the SDK, ask GetSystemInfo, then DescribeNamespace.
+"""Temporal probe: connect with the SDK, ask GetSystemInfo, DescribeNamespace, then pollers.
 
 Temporal's frontend accepts gRPC long before its namespace exists, and the Vextrus
 workflows fail with "namespace not found" rather than with a connection error, so a
-configured namespace is described too. temporalio is imported lazily (and off the event
-loop): it costs ~0.4 s, which the console's cold start must not pay.
+configured namespace is described too. With `task_queues`, DescribeTaskQueue counts the
+workers polling each (a server without it says so: "pollers: unknown"); no pollers is
+shown, not failed, since the worker is another service's health. temporalio is imported
+lazily (and off the event loop): it costs ~0.4 s, which the console's cold start must not
+pay.
 """
 
 from __future__ import annotations
@@ -36,14 +39,16 @@ class TemporalProbe:
 
         async def body() -> Outcome:
             try:
-                return await _ask(address, check.namespace)
+                return await _ask(address, check.namespace, check.task_queues, check.timeout)
             except Exception as exc:
                 return Outcome(False, error=temporal_error_words(exc, check))
 
         return await guarded(check, body)
 
 
-async def _ask(address: str, namespace: str | None) -> Outcome:
+async def _ask(
+    address: str, namespace: str | None, task_queues: tuple[str, ...] = (), timeout: float = 2.0
+) -> Outcome:
     from temporalio.api.workflowservice.v1 import (
         DescribeNamespaceRequest,
         GetSystemInfoRequest,
@@ -61,6 +66,16 @@ async def _ask(address: str, namespace: str | None) -> Outcome:
         if state != "registered":
             return Outcome(False, output="; ".join(parts), error=f"namespace {namespace} {state}")
         parts.append(f"namespace {namespace} registered")
+    if namespace and task_queues:
+        from console.temporal.health import pollers_text, task_queue_pollers
+        from console.temporal.types import TemporalError
+
+        try:
+            counts, note = await task_queue_pollers(
+                client.workflow_service, namespace, task_queues, timeout)
+            parts.append(pollers_text(counts, note))
+        except TemporalError as exc:
+            parts.append(f"pollers: unknown ({exc})")
     return Outcome(True, output="; ".join(parts))
 
 
