@@ -213,6 +213,8 @@ async def test_list_falls_back_to_open_and_closed_with_filters_and_paging(
     running = {r.workflow_id for r in await _all(backend, ListFilter(status="running"))}
     assert {ids[1], ids[2]} <= running and ids[0] not in running
 
+    first = await backend.list_workflows(ListFilter(type="PurchaseOrderApproval"), 2)
+    assert len(first.rows) == 2 and first.next_token  # a page is a page, whatever the server
     paged = await _all(backend, ListFilter(type="PurchaseOrderApproval"), page_size=2)
     seen = [r.workflow_id for r in paged]
     assert len(seen) == len(set((r.workflow_id, r.run_id) for r in paged))  # no duplicates

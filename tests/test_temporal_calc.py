@@ -126,6 +126,9 @@ def test_fallback_walks_open_then_closed_and_only_what_the_status_needs():
     to_closed = next_cursor(flt, first, b"")
     assert FallbackCursor.decode(to_closed, flt) == FallbackCursor("closed", b"")
     assert next_cursor(flt, FallbackCursor("closed"), b"") == ""
+    # A server page bigger than ours (the test server ignores the size) is paged here.
+    rest = next_cursor(flt, FallbackCursor("open", b"\x07"), b"", shown_to=50, server_rows=120)
+    assert FallbackCursor.decode(rest, flt) == FallbackCursor("open", b"\x07", 50)
     assert phases(ListFilter(status="running")) == ("open",)
     assert phases(ListFilter(status="failed")) == ("closed",)
 
@@ -171,3 +174,13 @@ def test_retry_backoff_doubles_up_to_the_cap():
     from screens.workflows import retry_delay
 
     assert [retry_delay(n) for n in (1, 2, 3, 4, 5, 6)] == [2, 4, 8, 16, 30, 30]
+
+
+def test_connect_failures_in_words():
+    from console.temporal.errors import words
+
+    reset = RuntimeError("Failed client connect: `get_system_info` call error after connection:"
+                         " Status { code: Unknown, message: \"transport error\", source: Some("
+                         "hyper::Error(Io, Kind(ConnectionReset))) }")
+    assert str(words(reset, 2.0)) == "connection reset by the server"
+    assert str(words(TimeoutError(), 2.0)) == "timed out after 2s"

@@ -155,9 +155,11 @@ class TemporalBackend:
                        next_page_token=cursor.server_token,
                        **listing.server_filter(flt, cursor.phase))  # type: ignore[arg-type]
         response = await self._call(f"list_{cursor.phase}_workflow_executions", request)
-        rows = tuple(r for r in (convert.row(i) for i in response.executions)
+        executions = response.executions
+        end = min(cursor.skip + size, len(executions))
+        rows = tuple(r for r in (convert.row(i) for i in executions[cursor.skip:end])
                      if listing.matches(r, flt))
-        nxt = listing.next_cursor(flt, cursor, response.next_page_token)
+        nxt = listing.next_cursor(flt, cursor, response.next_page_token, end, len(executions))
         return WorkflowPage(rows, nxt, "open/closed",
                             note="server has no visibility queries: open, then closed lists")
 

@@ -56,7 +56,20 @@ def words(exc: BaseException, timeout: float) -> TemporalError:
         return TemporalError(f"{name.lower().replace('_', ' ')}: {message}")
     if isinstance(exc, TimeoutError):
         return TemporalUnavailable(f"timed out after {timeout:g}s")
-    return TemporalUnavailable(_first_line(error_words(exc, timeout)))
+    text = error_words(exc, timeout)
+    lowered = text.lower()
+    for needle, said in _CONNECT_WORDS:  # the Rust core's connect errors, as on-call says them
+        if needle in lowered:
+            return TemporalUnavailable(said)
+    return TemporalUnavailable(_first_line(text))
+
+
+_CONNECT_WORDS = (
+    ("connectionreset", "connection reset by the server"),
+    ("connection reset", "connection reset by the server"),
+    ("transport error", "connection lost (transport error)"),
+    ("tcp connect error", "cannot connect (tcp connect error)"),
+)
 
 
 def _first_line(text: str) -> str:

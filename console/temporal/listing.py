@@ -5,7 +5,9 @@ without advanced visibility, and the Temporal test server, answer UNIMPLEMENTED.
 have `ListOpenWorkflowExecutions` and `ListClosedWorkflowExecutions`, which take at most one
 filter (id, type, or for closed ones status): the most selective one goes to the server and
 the others are applied to the page here. Paging walks the open list, then the closed one;
-the page token says which list it is in ("open:…" or "closed:…").
+the page token says which list it is in ("open:…" or "closed:…"). A server that returns
+more than a page (the test server ignores the page size) is paged here: the token also
+carries how many rows of that server page were already shown.
 """
 
 from __future__ import annotations
@@ -53,19 +55,22 @@ class FallbackCursor:
 
     phase: str  # open | closed
     server_token: bytes = b""
+    skip: int = 0  # rows of this server page already shown
 
     def encode(self) -> str:
-        return f"{self.phase}:" + base64.urlsafe_b64encode(self.server_token).decode()
+        token = base64.urlsafe_b64encode(self.server_token).decode()
+        return f"{self.phase}:{token}:{self.skip}"
 
     @staticmethod
     def decode(token: str, flt: ListFilter) -> FallbackCursor:
         if not token:
             return FallbackCursor(phases(flt)[0])
-        phase, sep, data = token.partition(":")
+        phase, sep, rest = token.partition(":")
+        data, _, skip = rest.rpartition(":")
         if not sep or phase not in ("open", "closed"):
             raise TemporalError(f"page token {token[:20]!r} is not one of this console's")
         try:
-            return FallbackCursor(phase, base64.urlsafe_b64decode(data.encode()))
+            return FallbackCursor(phase, base64.urlsafe_b64decode(data.encode()), int(skip))
         except ValueError:
             raise TemporalError("page token is damaged") from None
 
@@ -77,8 +82,14 @@ def phases(flt: ListFilter) -> tuple[str, ...]:
     return ("open",) if flt.status == "running" else ("closed",)
 
 
-def next_cursor(flt: ListFilter, cursor: FallbackCursor, server_next: bytes) -> str:
-    """The token for the page after this one; '' when both lists are done."""
+def next_cursor(flt: ListFilter, cursor: FallbackCursor, server_next: bytes,
+                shown_to: int = 0, server_rows: int = 0) -> str:
+    """The token for the page after this one; '' when both lists are done.
+
+    `shown_to` < `server_rows`: the server page was bigger than ours; the rest comes next.
+    """
+    if shown_to < server_rows:
+        return FallbackCursor(cursor.phase, cursor.server_token, shown_to).encode()
     if server_next:
         return FallbackCursor(cursor.phase, server_next).encode()
     order = phases(flt)
