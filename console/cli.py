@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from console.factory import RUNTIMES, AppContext, ConfigError, Options, build_app, build_context
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_k8s
 
     cli_k8s.add_parsers(sub, _add_common)
+    from console import cli_demo
+
+    cli_demo.add_parser(sub, _add_common)
     return parser
 
 
@@ -144,6 +148,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_secrets
 
         return cli_secrets.run(args, args.read_only, cli_secrets.open_journal(args))
+    if args.command == "demo":
+        from console import cli_demo
+
+        def demo_options(stack_path: str, state_dir: str) -> Options:
+            return replace(_options(args), stack_path=stack_path, state_dir=state_dir,
+                           runtime="local")
+
+        return cli_demo.run(args, demo_options)
     ctx = build_context(_options(args))
     if args.command == "validate":
         return _validate(ctx)
