@@ -164,6 +164,10 @@ async def test_the_real_proc_names_this_process_as_the_listener():
     assert [item.address for item in listeners] == ["127.0.0.1"]
     owners = snap.owners_of(listeners)
     assert [o.pid for o in owners] == [os.getpid()]
+    # The local runtime names a service's "container" by its process group.
+    assert owners[0].pgid == os.getpgrp()
+    assert owners[0].in_container(f"pgid:{os.getpgrp()}")
+    assert not owners[0].in_container(f"pgid:{os.getpgrp() + 1}")
 
 
 def test_a_fake_proc_tree_is_read_the_same_way(tmp_path: Path):

@@ -52,6 +52,15 @@ def test_port_forwarding_fault_is_told_apart_from_a_dead_service():
     assert s.root_cause
 
 
+def test_a_404_on_the_health_path_is_no_health_endpoint_and_not_operational():
+    """The seeds' workflow and api-gateway: up, but GET /health is not mapped."""
+    stack = Stack("t", (svc("workflow"),))
+    probes = {"workflow": [fail(error="HTTP 404"), fail(where="inside", error="HTTP 404 (inside)")]}
+    s = evaluate(stack, {"workflow": running("workflow")}, probes, NOW).get("workflow")
+    assert s.state is State.UNHEALTHY and not s.operational
+    assert s.issues == ("no health endpoint: GET /health answers 404",)
+
+
 def test_unhealthy_carries_the_failing_probe_output():
     stack = Stack("t", (svc("cfg"),))
     probes = {"cfg": [ProbeResult(HTTP, False, 4.0, output="GraphQL conflict", error="HTTP 503")]}
