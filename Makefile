@@ -44,6 +44,7 @@ bench: venv env
 	$(BIN)/python bench/bringup.py
 	$(BIN)/python bench/log_ingest.py
 	$(BIN)/python bench/startup_idle.py
+	$(BIN)/python bench/demo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
