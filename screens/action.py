@@ -90,9 +90,11 @@ class ActionScreen(Screen[None]):
     def on_mount(self) -> None:
         ctx = self.vextrus.ctx
         if self.action.writes and ctx.read_only:
-            why = ctx.read_only_reason or "read-only mode"
-            self._finish(f"{self.action.name}: refused: {why}; nothing was done")
-            self.notify(f"{self.action.name}: refused: {why}", severity="warning")
+            reason = ctx.read_only_reason
+            why = f"refused: {reason}" if reason else "refused in read-only mode"
+            self._finish(f"{self.action.name}: {why}; nothing was done")
+            note = f"refused: {reason}" if reason else "read-only mode: refused"
+            self.notify(f"{self.action.name}: {note}", severity="warning")
             return
         # A production context (allowed writes) asks for its name typed out, every time.
         if self.action.writes and (self.confirm or ctx.confirm_word):
