@@ -255,9 +255,7 @@ class StandIn:
     async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(reader.read(1024), 0.2)
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        await _close(writer)
 
     async def _redis(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Enough RESP for a health check: PING -> +PONG, AUTH -> +OK, anything else -ERR."""
@@ -273,9 +271,7 @@ class StandIn:
         except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await _close(writer)
 
     async def _kafka(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A broker's first answer: ApiVersions (key 18) v0 with error code 0."""
@@ -294,9 +290,7 @@ class StandIn:
         except (OSError, TimeoutError, struct.error, asyncio.IncompleteReadError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await _close(writer)
 
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -314,9 +308,7 @@ class StandIn:
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await _close(writer)
 
     async def _route(self, method: str, path: str) -> tuple[int, dict[str, object]]:
         if method != "GET" or path not in self.health:
@@ -343,10 +335,14 @@ async def _port_open(host: str, port: int) -> tuple[bool, str]:
     except (OSError, TimeoutError) as exc:
         why = "ECONNREFUSED" if isinstance(exc, ConnectionRefusedError) else "ETIMEDOUT"
         return False, f"connect {why} {host}:{port}"
+    await _close(writer)
+    return True, ""
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    return True, ""
 
 
 async def _read_resp(reader: asyncio.StreamReader) -> list[bytes]:

@@ -551,15 +551,7 @@ class LocalRuntime:
             self._unregister(pipe)
             self._flush(proc, stream)
             return
-        now = datetime.now(UTC)
-        buf = proc.partial.setdefault(stream, bytearray())
-        buf += data
-        while (cut := buf.find(b"\n")) >= 0:
-            self._add_line(proc, stream, bytes(buf[:cut]), now)
-            del buf[: cut + 1]
-        if len(buf) > LINE_LIMIT:
-            self._add_line(proc, stream, bytes(buf[:LINE_LIMIT]), now)
-            del buf[:]
+        self._read_chunk(proc, stream, data)
 
     def _flush(self, proc: _Proc, stream: str) -> None:
         buf = proc.partial.get(stream)
@@ -624,12 +616,16 @@ class LocalRuntime:
                 fut.set_result(None)
 
     def _read_chunk(self, proc: _Proc, stream: str, chunk: bytes) -> None:
+        """Whole lines go to the log; a runaway line is cut at LINE_LIMIT."""
         now = datetime.now(UTC)
         buf = proc.partial.setdefault(stream, bytearray())
         buf += chunk
         while (cut := buf.find(b"\n")) >= 0:
             self._add_line(proc, stream, bytes(buf[:cut]), now)
             del buf[: cut + 1]
+        if len(buf) > LINE_LIMIT:
+            self._add_line(proc, stream, bytes(buf[:LINE_LIMIT]), now)
+            del buf[:]
 
     def _restart_due(self) -> None:
         now = time.monotonic()
