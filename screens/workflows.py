@@ -64,6 +64,7 @@ class WorkflowsScreen(Screen[None]):
         Binding("p", "previous_page", "Prev page", id="workflows.previous_page"),
     ]
 
+    monotonic = staticmethod(time.monotonic)  # the backoff's clock (snapshots freeze it)
     retry_first = RETRY_FIRST
     retry_max = RETRY_MAX
     poll_seconds = POLL_SECONDS
@@ -124,7 +125,7 @@ class WorkflowsScreen(Screen[None]):
 
     def _poll(self) -> None:
         """The timer: never overlaps a running refresh, and waits out the backoff."""
-        if self._busy or (self._retry_at is not None and time.monotonic() < self._retry_at):
+        if self._busy or (self._retry_at is not None and self.monotonic() < self._retry_at):
             return
         self.refresh_list()
 
@@ -155,7 +156,7 @@ class WorkflowsScreen(Screen[None]):
             return
         self._failures += 1
         delay = retry_delay(self._failures, self.retry_first, self.retry_max)
-        self._retry_at = time.monotonic() + delay
+        self._retry_at = self.monotonic() + delay
         self._show_problem(message.reason)
 
     def _show_problem(self, reason: str) -> None:
@@ -163,7 +164,7 @@ class WorkflowsScreen(Screen[None]):
         text = reason
         backend = self.ctx.workflows
         if backend is not None and self._retry_at is not None:
-            wait = max(0, math.ceil(self._retry_at - time.monotonic()))
+            wait = max(0, math.ceil(self._retry_at - self.monotonic()))
             text = f"Temporal at {backend.address} unreachable: {reason} · retrying in {wait}s"
         self.query_one("#wf-problem", Static).update(text)
         self.set_class(True, "-problem")
