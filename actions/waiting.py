@@ -57,7 +57,8 @@ class StatusWaiter:
             self._waiters -= 1
 
     async def wait_up(self, name: str, timeout: float) -> WaitOutcome:
-        """Until `name` is up, fails for good (exited, restart loop) or the timeout passes."""
+        """Until `name` is up, fails for good (exited, restart loop, or `stuck`: an image
+        that cannot be pulled) or the timeout passes."""
         started = time.perf_counter()
         deadline = started + timeout
         while True:
@@ -65,7 +66,7 @@ class StatusWaiter:
             elapsed = time.perf_counter() - started
             if is_up(status):
                 return WaitOutcome(status, True, elapsed)
-            if status.state in FAILED_FAST:
+            if status.state in FAILED_FAST or status.stuck:
                 return WaitOutcome(status, False, elapsed, "; ".join(status.issues))
             if time.perf_counter() >= deadline:
                 reason = f"not healthy after {timeout:g}s: " + ("; ".join(status.issues) or "-")

@@ -43,6 +43,7 @@ class _Base:
     reachable_host: bool | None = None
     reachable_inside: bool | None = None
     restart_loop: bool = False
+    stuck: bool = False
 
 
 def evaluate(
@@ -92,7 +93,7 @@ def _judge(
         return _Base(State.NOT_STARTED, "unknown", ("not started",))
     if container.workload is not None and (verdict := judge_workload(container.workload)):
         return _Base(verdict.state, verdict.health, verdict.issues,
-                     restart_loop=verdict.restart_loop)
+                     restart_loop=verdict.restart_loop, stuck=verdict.stuck)
     loop = _restart_loop(container, now)
     if loop:
         return _Base(State.RESTART_LOOP, "unhealthy", (loop,), restart_loop=True)
@@ -239,6 +240,7 @@ def _with_dependencies(
         unmet_deps=unmet,
         restart_count=container.restart_count if container else 0,
         restart_loop=base.restart_loop,
+        stuck=base.stuck,
         uptime_s=_uptime(container, now),
         latency_ms=_latency(probes.get(service.name, ())),
         issues=issues,

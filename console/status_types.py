@@ -80,6 +80,7 @@ class ServiceStatus:
     unmet_deps: tuple[str, ...] = ()
     restart_count: int = 0
     restart_loop: bool = False
+    stuck: bool = False  # failing in a way waiting will not heal (a bad image): fail fast
     uptime_s: float | None = None
     latency_ms: float | None = None  # slowest passing probe, or the failing one
     issues: tuple[str, ...] = ()

@@ -20,6 +20,9 @@ class Verdict:
     health: str
     issues: tuple[str, ...]
     restart_loop: bool = False
+    # Failing in a way that waiting will not heal (an image that cannot be pulled or named):
+    # a bring-up stops waiting on it at once and shows the diagnosis.
+    stuck: bool = False
 
 
 def judge_workload(w: Workload) -> Verdict | None:
@@ -32,7 +35,7 @@ def judge_workload(w: Workload) -> Verdict | None:
                        restart_loop=True)
     broken = [p for p in w.pods if p.reason in IMAGE_ERRORS]
     if broken:
-        return Verdict(State.NOT_STARTED, "unhealthy", (_broken_text(broken[0]),))
+        return Verdict(State.NOT_STARTED, "unhealthy", (_broken_text(broken[0]),), stuck=True)
     if w.ready >= w.desired:
         return None
     replicas = f"{w.ready}/{w.desired} replicas ready"

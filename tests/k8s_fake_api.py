@@ -99,6 +99,9 @@ class FakeKubeAPI:
         )
         self.exec_delay = 0.0
         self.controller_delay: float | None = None  # set: scaling makes ready pods after it
+        # image -> the kubelet's waiting reason for it (ErrImagePull, ImagePullBackOff,
+        # InvalidImageName): the pods it makes for such an image never become ready
+        self.unpullable: dict[str, str] = {}
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -220,10 +223,16 @@ class FakeKubeAPI:
                           if p["metadata"]["labels"].get("app") == name)
             for extra in mine[want:]:
                 self.delete("Pod", extra)
+            image = obj["spec"]["template"]["spec"]["containers"][0]["image"]
+            reason = self.unpullable.get(image)
             for i in range(len(mine), want):
-                self.put("Pod", pod(name, f"r{i}"))
+                self.put("Pod", pod(name, f"r{i}") if reason is None else pod(
+                    name, f"r{i}", phase="Pending", ready=False,
+                    waiting=(reason, f'Back-off pulling image "{image}"')))
+            ready = want if reason is None else 0
             obj["status"] = {"observedGeneration": 1, "replicas": want, "updatedReplicas": want,
-                             **({"readyReplicas": want, "availableReplicas": want} if want else {})}
+                             **({"readyReplicas": ready, "availableReplicas": ready}
+                                if ready else {})}
             self.put(kind, obj)
 
     def watcher_count(self, kind: str) -> int:

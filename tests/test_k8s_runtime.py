@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from actions.base import CancelToken
-from actions.bringup import BringUp
+from actions.bringup import BringUp, Decision, Diagnosis
 from console.model import KubernetesSettings, RuntimeNames, Service, Stack
 from console.monitor import Monitor
 from console.runtime.base import RuntimeEvent, RuntimeUnavailable, StreamStatus
@@ -343,6 +343,37 @@ async def test_phased_bringup_scales_up_in_order_and_waits_for_readiness(
     assert events[-1].kind == "done" and events[-1].data["readiness"] == 1.0
     scales = [(r.path.split("/")[-2], r.body) for r in fake.requests_for("PATCH", "/scale$")]
     assert scales == [("postgres", {"spec": {"replicas": 1}}), ("auth", {"spec": {"replicas": 2}})]
+
+
+async def test_bringup_fails_fast_on_an_image_that_cannot_be_pulled(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    """Waiting will not fix a bad image: the diagnosis comes at once, not after the timeout."""
+    fake.controller_delay = 0.1
+    fake.unpullable["vextrus/notify:9.9"] = "ImagePullBackOff"
+    fake.put("StatefulSet", deployment("postgres", 1, kind="StatefulSet"))
+    fake.put("Pod", pod("postgres", "0"))
+    fake.put("Deployment", deployment("notification", 0, image="vextrus/notify:9.9",
+                                      annotations={"vextrus.io/replicas-before-stop": "1"}))
+    stack = Stack("t", (svc("postgres", "statefulset/postgres", 0),
+                        svc("notification", phase=1, depends_on=("postgres",))))
+    seen: list[Diagnosis] = []
+
+    async def decide(diagnosis: Diagnosis) -> Decision:
+        seen.append(diagnosis)
+        return "abort"
+
+    action = BringUp(stack, runtime, Monitor(stack, runtime), decide=decide, timeout=30,
+                     poll_interval=0.05)
+    events = [e async for e in action.run(CancelToken())]
+    failed = [e for e in events if e.kind == "failed" and e.step]
+    assert [(e.step, e.message) for e in failed] == [
+        ("notification", 'cannot start: ImagePullBackOff: Back-off pulling image '
+                         '"vextrus/notify:9.9"')]  # not "not healthy after 30s: ..."
+    assert [d.service for d in seen] == ["notification"]
+    assert (events[-1].kind, events[-1].message) == ("failed", "aborted in phase 1 (phase 1)")
+    assert [r.path.split("/")[-2] for r in fake.requests_for("PATCH", "/scale$")] == [
+        "notification"]
 
 
 # --- logs and exec ------------------------------------------------------------------------
