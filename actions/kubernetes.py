@@ -14,9 +14,12 @@ from dataclasses import replace
 from actions.base import ActionError, CancelToken, Progress, Step
 from console.model import HealthCheck, Stack
 from console.probes.registry import run_check
-from console.runtime.base import Runtime
+from console.runtime.base import Autoscaler, Runtime, RuntimeUnavailable
 
 INSIDE_KINDS = ("http", "exec")
+# No Vextrus service runs anywhere near this many replicas: a bigger number is a typo
+# (30 meant 3) that would ask the cluster for a hundred pods.
+MAX_REPLICAS = 100
 
 
 def _needs(runtime: Runtime, verb: str, what: str) -> None:
@@ -39,8 +42,8 @@ class Scale:
     def __init__(self, stack: Stack, runtime: Runtime, service: str, replicas: int) -> None:
         _service(stack, service, "scale")
         _needs(runtime, "scale", "scale")
-        if replicas < 0:
-            raise ActionError("scale: replicas must be 0 or more")
+        if not 0 <= replicas <= MAX_REPLICAS:
+            raise ActionError(f"scale: replicas must be 0 to {MAX_REPLICAS}, not {replicas}")
         self.stack, self.runtime, self.target, self.replicas = stack, runtime, service, replicas
 
     def plan(self) -> list[Step]:
@@ -49,8 +52,32 @@ class Scale:
 
     async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
         cancel.check()
-        await self.runtime.scale(self.stack.service(self.target), self.replicas)  # type: ignore[attr-defined]
+        try:
+            await self.runtime.scale(self.stack.service(self.target), self.replicas)  # type: ignore[attr-defined]
+        except (RuntimeError, RuntimeUnavailable) as exc:  # the API server's refusal, in words
+            yield Progress("failed", self.target, str(exc))
+            return
         yield Progress("done", self.target, f"desired replicas set to {self.replicas}")
+
+
+def autoscaler_note(hpa: Autoscaler | None, replicas: int) -> str:
+    """What a HorizontalPodAutoscaler will do to a manual scale, in one line ("" if none).
+
+    The HPA owns the replica count of its target: outside min..max it scales straight back;
+    inside, its next sync (15 s by default) may change it again; at 0 it stops acting
+    (ScalingDisabled) until something scales the workload up.
+    """
+    if hpa is None:
+        return ""
+    name = f"autoscaler {hpa.name}"
+    if replicas == 0:
+        return f"{name} pauses while the workload is at 0 (it scales nothing from 0)"
+    if replicas < hpa.min_replicas:
+        return f"{name} will scale it back up to its minimum, {hpa.min_replicas}"
+    if replicas > hpa.max_replicas:
+        return f"{name} will scale it back down to its maximum, {hpa.max_replicas}"
+    return (f"{name} keeps it between {hpa.min_replicas} and {hpa.max_replicas}: "
+            f"it may change {replicas} again on its next sync")
 
 
 class DeletePod:
@@ -70,7 +97,11 @@ class DeletePod:
 
     async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
         cancel.check()
-        await self.runtime.delete_pod(self.stack.service(self.target), self.pod)  # type: ignore[attr-defined]
+        try:
+            await self.runtime.delete_pod(self.stack.service(self.target), self.pod)  # type: ignore[attr-defined]
+        except (RuntimeError, RuntimeUnavailable) as exc:  # gone already, not its pod
+            yield Progress("failed", self.target, str(exc))
+            return
         yield Progress("done", self.target, f"pod {self.pod} deleted")
 
 

@@ -109,6 +109,7 @@ class VextrusCommands(Provider):
              app.action_secrets),
             ("Stop all forwarders", "stop the port-proxy forwarders this console runs",
              app.action_stop_forwarders),
+            *_cluster_commands(app),
             ("Help", "every key binding of this screen", app.action_help),
             *themes,
             ("Quit", "leave the console", app.action_quit),
@@ -123,6 +124,22 @@ class VextrusCommands(Provider):
         for name, help_text, callback in self._commands():
             if (score := matcher.match(name)) > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+def _cluster_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
+    """Kubernetes only: the actions on the service selected (matrix row or detail)."""
+    if not app.on_cluster:
+        return []
+    return [(f"Kubernetes: {title}", help_text, partial(app.request_cluster, verb))
+            for verb, title, help_text in (
+                ("scale", "scale the selected service", "set its replicas (x)"),
+                ("delete_pod", "delete a pod of the selected service",
+                 "its controller replaces it (ctrl+d)"),
+                ("previous_logs", "logs of the previous container",
+                 "the crashed run, like kubectl logs --previous (o)"),
+                ("probe_inside", "probe inside a pod",
+                 "the service's http and exec checks, run in a pod (i)"),
+            )]
 
 
 class VextrusApp(App[None]):
@@ -308,6 +325,17 @@ class VextrusApp(App[None]):
 
         open_pause_restarts(self, service)
 
+    @property
+    def on_cluster(self) -> bool:
+        """The kubernetes runtime: its own actions (scale, delete pod, ...) are offered."""
+        return self._runtime_name() == "kubernetes"
+
+    def request_cluster(self, verb: str, service: str | None = None) -> None:
+        """A Kubernetes action (screens.kubernetes) on `service`, or on the one selected."""
+        from screens.kubernetes import open_cluster_action, selected_service
+
+        open_cluster_action(self, verb, service or selected_service(self))
+
     def request_bringup(self, only: str | None = None) -> None:
         from screens.guided import open_bringup
 
@@ -337,8 +365,17 @@ class VextrusApp(App[None]):
         self.notify(f"stopped {count} forwarder(s)")
 
     async def on_unmount(self) -> None:
-        """Forwarders live as long as the console: quitting stops them."""
+        """Forwarders and the runtime's connections live as long as the console: quitting
+        stops the forwarders, then the workers that use the runtime, then closes it (watch
+        streams, client pools). Closing twice is harmless, so a caller that closes the
+        runtime itself afterwards (the demo) may."""
         await self.forwarders.stop_all()
+        self.workers.cancel_all()
+        if self.ctx.runtime is not None:
+            try:
+                await self.ctx.runtime.close()
+            except Exception as exc:  # quitting goes on: the process ends anyway
+                self.log.error(f"closing the {self.ctx.runtime.name} runtime: {exc!r}")
 
 
 _FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)

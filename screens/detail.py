@@ -46,6 +46,14 @@ class DetailScreen(Screen[None]):
         Binding("l", "logs", "Logs", id="detail.logs"),
         Binding("r", "restart", "Restart", id="detail.restart"),
         Binding("p", "pause_restarts", "Pause restarts", id="detail.pause_restarts"),
+        # Kubernetes only (check_action hides them elsewhere); the footer has room for one.
+        Binding("x", "cluster('scale')", "Scale", id="detail.scale"),
+        Binding("ctrl+d", "cluster('delete_pod')", "Delete pod", id="detail.delete_pod",
+                show=False),
+        Binding("o", "cluster('previous_logs')", "Previous logs", id="detail.previous_logs",
+                show=False),
+        Binding("i", "cluster('probe_inside')", "Probe inside", id="detail.probe_inside",
+                show=False),
     ]
 
     def __init__(self, service: str) -> None:
@@ -120,6 +128,12 @@ class DetailScreen(Screen[None]):
 
     def action_pause_restarts(self) -> None:
         self.vextrus.request_pause_restarts(self.service)
+
+    def action_cluster(self, verb: str) -> None:
+        self.vextrus.request_cluster(verb, self.service)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.vextrus.on_cluster if action == "cluster" else True
 
 
 async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:

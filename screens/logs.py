@@ -70,9 +70,12 @@ class LogsScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save", id="logs.save"),
     ]
 
-    def __init__(self, services: list[str] | None = None, *, capacity: int = DEFAULT_CAPACITY):
+    def __init__(self, services: list[str] | None = None, *, capacity: int = DEFAULT_CAPACITY,
+                 previous: bool = False):
         super().__init__()
         self._requested = services
+        # Kubernetes: the crashed container's last run (`kubectl logs --previous`), read once.
+        self._previous = previous
         self._view = LogView(
             capacity, merged=services is None or len(services) != 1, id="logs-view"
         )
@@ -108,7 +111,8 @@ class LogsScreen(Screen[None]):
         if self._requested is None:
             return f"Logs · all {len(names)} services"
         shown = ", ".join(names[:6]) + (f" +{len(names) - 6}" if len(names) > 6 else "")
-        return f"Logs · {shown or 'no known service'}"
+        previous = " · previous container (its last run before the restart)"
+        return f"Logs · {shown or 'no known service'}{previous if self._previous else ''}"
 
     # --- streaming ---------------------------------------------------------------------
 
@@ -142,8 +146,11 @@ class LogsScreen(Screen[None]):
         """
         pending = self._pending
         count = 0
+        how: dict[str, bool] = {"follow": True}
+        if self._previous:  # a finished run: nothing to follow
+            how = {"follow": False, "previous": True}
         try:
-            async for line in runtime.logs(service, tail=TAIL, follow=True):
+            async for line in runtime.logs(service, tail=TAIL, **how):
                 if len(pending) == pending.maxlen:
                     self._overflow += 1
                 pending.append(line)

@@ -41,6 +41,14 @@ class MatrixScreen(Screen[None]):
         Binding("s", "sort", "Sort", id="matrix.sort"),
         Binding("b", "blast", "Blast radius", id="matrix.blast"),
         Binding("escape", "clear", "Clear filter / blast", id="matrix.clear", show=False),
+        # Kubernetes only (check_action hides them elsewhere): k9s' verbs on a workload.
+        Binding("x", "cluster('scale')", "Scale", id="matrix.scale", show=False),
+        Binding("ctrl+d", "cluster('delete_pod')", "Delete pod", id="matrix.delete_pod",
+                show=False),
+        Binding("o", "cluster('previous_logs')", "Previous logs", id="matrix.previous_logs",
+                show=False),
+        Binding("i", "cluster('probe_inside')", "Probe inside", id="matrix.probe_inside",
+                show=False),
     ]
 
     status: reactive[StackStatus | None] = reactive(None)
@@ -139,6 +147,14 @@ class MatrixScreen(Screen[None]):
         name = self._selected()
         if name:
             self.vextrus.request_bringup(only=name)
+
+    def action_cluster(self, verb: str) -> None:
+        name = self._selected()
+        if name:
+            self.vextrus.request_cluster(verb, name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.vextrus.on_cluster if action == "cluster" else True
 
     def action_sort(self) -> None:
         self.table.cycle_sort()

@@ -100,7 +100,8 @@ OPENED: list[VextrusApp] = []
 
 @pytest.fixture(autouse=True)
 async def _close_runtimes() -> AsyncIterator[None]:
-    """The app leaves its runtime open (the process ends anyway); tests close theirs."""
+    """The app closes its runtime when it exits; this also covers an app a test built but
+    never ran (closing twice is harmless)."""
     yield
     while OPENED:
         runtime = OPENED.pop().ctx.runtime

@@ -424,6 +424,9 @@ class StaticRuntime:
     def events(self, services: Sequence[Service]) -> AsyncIterator[RuntimeEvent | StreamStatus]:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        self.closed = True  # the app closes its runtime when it exits
+
 
 def make_context(
     status: StackStatus | None = None,
