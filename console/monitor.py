@@ -1,8 +1,9 @@
 """The monitor: gathers runtime state and probe results concurrently, then asks the engine.
 
 A full refresh costs the slowest probe, never the sum: the runtime listing and every host
-probe start together; only services whose host probe failed while their container runs get
-a follow-up probe inside the container (to tell port forwarding from a dead service).
+probe start together; an http check the host cannot answer quickly is also asked inside
+its running container, at the same time (to tell port forwarding from a dead service), so
+even hanging services cost one probe timeout.
 Headless: the CLI's `status` and the console's refresh worker both call `refresh()`.
 """
 
@@ -27,6 +28,10 @@ from console.runtime.base import (
 )
 from console.status import evaluate
 from console.status_types import StackStatus
+
+# An http host probe that has not answered after this long is also asked inside.
+HEDGE_S = 0.3
+StatesTask = asyncio.Future[tuple[dict[str, ContainerState], str]]
 
 
 def now_utc() -> datetime:
@@ -55,11 +60,13 @@ class Monitor:
         async with self._lock:
             started = time.perf_counter()
             states_task = asyncio.ensure_future(self._list_states())
-            host_results = await _run_all(self._host_plan(), self.runtime)
+            batches = await asyncio.gather(
+                *(self._host_check(s, c, states_task) for s, c in self._host_plan()),
+                self._inside_checks(states_task),
+            )
             states, error = await states_task
-            inside_results = await _run_all(self._inside_plan(states, host_results), self.runtime)
             probes: dict[str, list[ProbeResult]] = {}
-            for name, result in [*host_results, *inside_results]:
+            for name, result in (pair for batch in batches for pair in batch):
                 probes.setdefault(name, []).append(result)
             status = evaluate(
                 self.stack,
@@ -102,24 +109,39 @@ class Monitor:
             return []
         return [(s, c) for s in self.stack.services for c in s.checks if c.where == "host"]
 
-    def _inside_plan(
-        self,
-        states: dict[str, ContainerState],
-        host_results: Sequence[tuple[str, ProbeResult]],
-    ) -> list[tuple[Service, HealthCheck]]:
-        """Inside checks of running services, plus inside repeats of failed host http checks."""
-        plan: list[tuple[Service, HealthCheck]] = []
-        failed = {(n, r.check) for n, r in host_results if not r.ok}
-        for s in self.stack.services:
-            st = states.get(s.name)
-            if not st or st.state != "running":
-                continue
-            for c in s.checks:
-                if c.where == "inside":
-                    plan.append((s, c))
-                elif (s.name, c) in failed and c.kind == "http" and c.port:
-                    plan.append((s, _inside_variant(c)))
-        return plan
+    async def _host_check(self, service: Service, check: HealthCheck, states_task: StatesTask
+                          ) -> list[tuple[str, ProbeResult]]:
+        """A host check; an http one that has not answered within the hedge delay is asked
+        again inside the running container, at the same time.
+
+        Asking inside tells a dead service from broken port forwarding. Starting it while
+        the host probe still waits (instead of after its timeout) keeps a refresh bounded by
+        one probe timeout even when services hang; a host answer that comes after all wins
+        and the inside question is dropped.
+        """
+        host = asyncio.ensure_future(run_check(check, service, self.runtime))
+        if check.kind != "http" or not check.port:
+            return [(service.name, await host)]
+        done, _ = await asyncio.wait({host}, timeout=min(HEDGE_S, check.timeout / 4))
+        if done and host.result().ok:
+            return [(service.name, host.result())]
+        states, _ = await states_task
+        state = states.get(service.name)
+        if state is None or state.state != "running":
+            return [(service.name, await host)]
+        inside = asyncio.ensure_future(run_check(_inside_variant(check), service, self.runtime))
+        host_result = await host
+        if host_result.ok:
+            inside.cancel()
+            return [(service.name, host_result)]
+        return [(service.name, host_result), (service.name, await inside)]
+
+    async def _inside_checks(self, states_task: StatesTask) -> list[tuple[str, ProbeResult]]:
+        """The stack's own inside checks, of running services, once their states are known."""
+        states, _ = await states_task
+        plan = [(s, c) for s in self.stack.services for c in s.checks
+                if c.where == "inside" and (st := states.get(s.name)) and st.state == "running"]
+        return await _run_all(plan, self.runtime)
 
     def _journal_transitions(self, status: StackStatus) -> None:
         if not self.journal or status.runtime_error:
