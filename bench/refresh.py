@@ -82,19 +82,24 @@ async def console_refreshes(monitor: Monitor, rounds: int) -> list[float]:
 
 
 async def kill_to_status(lab: DockerLab, monitor: Monitor, victim: str) -> float:
-    """docker kill -> events stream -> refresh -> the victim no longer operational."""
+    """docker kill -> events stream -> the victim no longer operational, as the console does
+    it: each runtime event is answered at once by `refresh_states` (one list call with the
+    last probe results), while the full refresh with probes runs behind it."""
     events = monitor.events()
     waiter = asyncio.ensure_future(anext(events))
     await asyncio.sleep(0.3)  # let the stream connect before the kill
     start = time.perf_counter()
     await asyncio.to_thread(lab.kill, victim)
+    behind: list[asyncio.Future[object]] = []
     while True:
         await waiter
-        status = await monitor.refresh()
+        behind.append(asyncio.ensure_future(monitor.refresh()))  # the console does both
+        status = await monitor.refresh_states()
         if status.get(victim).state.value != "operational":
             elapsed = time.perf_counter() - start
             break
         waiter = asyncio.ensure_future(anext(events))
+    await asyncio.gather(*behind)
     await events.aclose()
     return elapsed
 
@@ -151,7 +156,7 @@ async def main() -> int:
               f"   (bound: one timeout, {PROBE_TIMEOUT * 1000:.0f} ms, plus overhead;"
               f" sequential would be >= {HANGING * PROBE_TIMEOUT * 1000:.0f} ms)")
 
-        print("3. docker kill -> changed status")
+        print(f"3. docker kill -> changed status (the {HANGING} hanging services still there)")
         victim = list(ports)[-1]
         latency = await kill_to_status(lab, monitor, victim)
         print(f"    {victim}: {latency * 1000:.0f} ms   (target < 500 ms)")

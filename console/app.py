@@ -213,6 +213,11 @@ class VextrusApp(App[None]):
     async def _refresh_worker(self) -> None:
         self.post_message(ServicesRefreshed(await self.ctx.monitor.refresh()))
 
+    @work(group="states", exclusive=True, exit_on_error=False)
+    async def _states_worker(self) -> None:
+        """The runtime's news on screen at once; the full refresh behind it adds probes."""
+        self.post_message(ServicesRefreshed(await self.ctx.monitor.refresh_states()))
+
     def _poll(self) -> None:
         """The fallback poll: skipped while a refresh runs, and thinned out while all is calm."""
         if self._refreshing:
@@ -230,13 +235,15 @@ class VextrusApp(App[None]):
 
     @work(group="events", exit_on_error=False)
     async def _watch_events(self) -> None:
-        """Runtime events schedule a refresh; stream changes become connect messages."""
+        """Runtime events show at once (states only), then schedule a full refresh; stream
+        changes become connect messages."""
         async for item in self.ctx.monitor.events():
             if isinstance(item, StreamStatus):
                 self.post_message(
                     RuntimeReconnected() if item.connected else RuntimeDisconnected(item.reason)
                 )
             else:
+                self._states_worker()
                 self.request_refresh()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

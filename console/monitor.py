@@ -54,32 +54,63 @@ class Monitor:
         self.clock = clock
         self.last: StackStatus | None = None
         self._lock = asyncio.Lock()
+        self._states_lock = asyncio.Lock()
+        self._probes: dict[str, list[ProbeResult]] = {}
+        # The newest runtime listing, numbered, so a full refresh that started before an
+        # event never publishes the states it listed earlier over the newer ones.
+        self._states_seq = 0
+        self._states: tuple[dict[str, ContainerState], str] = ({}, "")
 
     async def refresh(self) -> StackStatus:
         """One full, consistent snapshot. Concurrent callers share one refresh at a time."""
         async with self._lock:
             started = time.perf_counter()
+            seq = self._states_seq
             states_task = asyncio.ensure_future(self._list_states())
             batches = await asyncio.gather(
                 *(self._host_check(s, c, states_task) for s, c in self._host_plan()),
                 self._inside_checks(states_task),
             )
-            states, error = await states_task
+            listed = await states_task
             probes: dict[str, list[ProbeResult]] = {}
             for name, result in (pair for batch in batches for pair in batch):
                 probes.setdefault(name, []).append(result)
-            status = evaluate(
-                self.stack,
-                states,
-                probes,
-                self.clock(),
-                runtime_error=error,
-                runtime_name=self.runtime.name if self.runtime else "none",
-            )
-            status = replace(status, refresh_ms=(time.perf_counter() - started) * 1000)
-            self._journal_transitions(status)
-            self.last = status
-            return status
+            self._probes = probes
+            if self._states_seq == seq:
+                self._keep_states(listed)
+            return self._publish(started)
+
+    async def refresh_states(self) -> StackStatus:
+        """A snapshot from a fresh runtime listing and the last probe results.
+
+        What a runtime event calls for: a killed container shows as exited in the time of
+        one list call, instead of waiting for a full refresh whose slowest probe may take a
+        whole timeout. The full refresh that follows brings the probes up to date.
+        """
+        async with self._states_lock:
+            started = time.perf_counter()
+            self._keep_states(await self._list_states())
+            return self._publish(started)
+
+    def _keep_states(self, listed: tuple[dict[str, ContainerState], str]) -> None:
+        self._states_seq += 1
+        self._states = listed
+
+    def _publish(self, started: float) -> StackStatus:
+        """Evaluate the newest states with the newest probes, journal, remember, return."""
+        states, error = self._states
+        status = evaluate(
+            self.stack,
+            states,
+            self._probes,
+            self.clock(),
+            runtime_error=error,
+            runtime_name=self.runtime.name if self.runtime else "none",
+        )
+        status = replace(status, refresh_ms=(time.perf_counter() - started) * 1000)
+        self._journal_transitions(status)
+        self.last = status
+        return status
 
     async def events(self) -> AsyncIterator[RuntimeEvent | StreamStatus]:
         """The runtime's push updates, journaled on the way through."""
@@ -122,14 +153,19 @@ class Monitor:
         host = asyncio.ensure_future(run_check(check, service, self.runtime))
         if check.kind != "http" or not check.port:
             return [(service.name, await host)]
-        done, _ = await asyncio.wait({host}, timeout=min(HEDGE_S, check.timeout / 4))
+        hedge = min(HEDGE_S, check.timeout / 4)
+        done, _ = await asyncio.wait({host}, timeout=hedge)
         if done and host.result().ok:
             return [(service.name, host.result())]
         states, _ = await states_task
         state = states.get(service.name)
         if state is None or state.state != "running":
             return [(service.name, await host)]
-        inside = asyncio.ensure_future(run_check(_inside_variant(check), service, self.runtime))
+        # The inside question gets what is left of the host's timeout (at least half a
+        # second for the exec round trip), so both end together.
+        inside_check = replace(_inside_variant(check),
+                               timeout=max(check.timeout - hedge, min(check.timeout, 0.5)))
+        inside = asyncio.ensure_future(run_check(inside_check, service, self.runtime))
         host_result = await host
         if host_result.ok:
             inside.cancel()

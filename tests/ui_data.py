@@ -389,10 +389,16 @@ class StaticMonitor:
         self.status = status
         self.last: StackStatus | None = None
         self.refresh_calls = 0
+        self.states_calls = 0
         self._events: asyncio.Queue[RuntimeEvent | StreamStatus | None] = asyncio.Queue()
 
     async def refresh(self) -> StackStatus:
         self.refresh_calls += 1
+        self.last = self.status
+        return self.status
+
+    async def refresh_states(self) -> StackStatus:
+        self.states_calls += 1
         self.last = self.status
         return self.status
 
