@@ -169,6 +169,13 @@ def test_inspect_details_are_reused_only_for_settled_unchanged_containers() -> N
     stale.put(settled, {"Id": "a"})
     time.sleep(0.01)
     assert stale.get(settled) is None  # the health log may have moved on
+    sick = {"Id": "c", "State": "running", "Status": "Up 3 minutes (unhealthy)"}
+    split = _InspectCache(max_age_s=60, unhealthy_age_s=0)
+    split.put(settled, {"Id": "a"})
+    split.put(sick, {"Id": "c"})
+    time.sleep(0.01)
+    assert split.get(settled) == {"Id": "a"}  # a healthy row's "OK" may wait a minute
+    assert split.get(sick) is None  # a failing probe's output is re-read every refresh
 
 
 # --- actions ------------------------------------------------------------------------------
