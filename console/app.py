@@ -187,13 +187,17 @@ class VextrusApp(App[None]):
         """Status colours for themes that do not define them (Textual's built-in ones)."""
         return {**super().get_theme_variable_defaults(), **VEXTRUS_DARK.variables}
 
+    def on_load(self) -> None:
+        """The first refresh starts before the screens are composed: the stack answers
+        while Textual lays out and paints the first frame (cold start)."""
+        self.request_refresh()
+
     def on_mount(self) -> None:
         if self.theme != self.ctx.theme:
             self.notify(
                 f"unknown theme {self.ctx.theme!r}: using {DEFAULT_THEME}", severity="warning"
             )
         self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
-        self.request_refresh()
         self._watch_events()
 
     def _runtime_name(self) -> str:
@@ -273,8 +277,12 @@ class VextrusApp(App[None]):
         self._runtime_down(message.reason)
 
     def on_runtime_reconnected(self, message: RuntimeReconnected) -> None:
+        """After an outage, a full refresh; the stream's first connect needs none (the
+        refresh on mount is already under way, and a second one would slow the first frame)."""
+        was_down = self.link.down
         self.link = LinkState(runtime=self._runtime_name())
-        self.request_refresh()
+        if was_down:
+            self.request_refresh()
 
     def _runtime_down(self, reason: str) -> None:
         """Show the banner and line the countdown up with the next poll."""

@@ -300,6 +300,48 @@ async def test_refresh_updates_one_cell_in_place():
         assert other_cell is not table.get_cell("redis", "state")
 
 
+async def test_counts_line_comes_and_goes_with_trouble():
+    from dataclasses import replace
+
+    from widgets.readiness import ReadinessGauge
+
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        gauge = app.screen.query_one(ReadinessGauge)
+        trouble = app.status
+        assert trouble is not None
+        troubled_height = gauge.size.height
+        assert troubled_height >= 2  # headline, then "1 restart loop · ..." (wrapped at 80)
+        calm = replace(trouble, services=tuple(
+            replace(s, state=State.OPERATIONAL, issues=()) for s in trouble.services))
+        app.post_message(ServicesRefreshed(calm))
+        await pilot.pause()
+        await pilot.pause()
+        assert gauge.size.height == 1
+        app.post_message(ServicesRefreshed(trouble))
+        await pilot.pause()
+        await pilot.pause()
+        assert gauge.size.height == troubled_height  # the counts are back, not clipped
+
+
+async def test_latency_jitter_does_not_repaint_but_a_real_change_does():
+    app = new_app()
+    async with app.run_test(size=(160, 48)) as pilot:  # wide enough for the Latency column
+        table = await settle(pilot, app)
+        status = app.status
+        assert status is not None
+        for ms, shown in ((300.0, "300ms"), (3.0, "3ms"), (6.0, "3ms"), (2.0, "3ms"),
+                          (40.0, "40ms"), (48.0, "40ms"), (1400.0, "1400ms"), (None, "—")):
+            status = with_service(status, "redis", latency_ms=ms)
+            app.post_message(ServicesRefreshed(status))
+            await pilot.pause()
+            assert table.get_cell("redis", "latency").plain == shown, ms
+        app.theme = "vextrus-light"  # a theme change repaints with the new colours
+        await pilot.pause()
+        assert table.get_cell("redis", "latency").plain == "—"
+
+
 async def test_blast_radius_toggle_and_restart_refusals():
     app = new_app(read_only=True)
     async with app.run_test(size=SIZE) as pilot:

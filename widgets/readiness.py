@@ -39,7 +39,8 @@ class ReadinessGauge(Widget):
     }
     """
 
-    status: reactive[StackStatus | None] = reactive(None)
+    # layout=True: the counts line comes and goes with trouble, so the height must follow.
+    status: reactive[StackStatus | None] = reactive(None, layout=True)
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
@@ -49,9 +50,8 @@ class ReadinessGauge(Widget):
         if status is None:
             return Text("Readiness: waiting for the first refresh…")
         palette = StatusPalette.for_app(self.app)
-        return Text("\n").join(
-            [self._headline(status, palette), counts_text(status, palette, self.size.width)]
-        )
+        counts = counts_text(status, palette, self.size.width)
+        return Text("\n").join([self._headline(status, palette), *([counts] if counts else [])])
 
     def _headline(self, status: StackStatus, palette: StatusPalette) -> Text:
         """`Readiness 13% · 5/39 operational ████░░░ vextrus @ docker 10:42:07`."""

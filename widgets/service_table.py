@@ -30,6 +30,10 @@ from widgets.service_cells import (
 from widgets.status_style import StatusPalette
 
 SCROLLBAR_WIDTH = 1
+# Probe latency moves a little on every refresh; a cell that changes makes the DataTable
+# repaint every visible row. Jitter under this much (or under 30%) keeps the shown figure
+# (the detail screen always shows the exact one): a calm console then repaints nothing.
+LATENCY_STEADY_MS = 5.0
 
 
 class ServiceTable(DataTable[Text]):
@@ -61,6 +65,7 @@ class ServiceTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._columns: list[Column] = []
         self._palette = StatusPalette.from_variables({})
+        self._latency_shown: dict[str, float | None] = {}
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -90,6 +95,7 @@ class ServiceTable(DataTable[Text]):
 
     def _theme_changed(self, _theme: object) -> None:
         self._palette = StatusPalette.for_app(self.app)
+        self._latency_shown.clear()  # every cell takes the new theme's colours
         self._sync()
 
     # --- reactives: data down ---------------------------------------------------------
@@ -158,12 +164,23 @@ class ServiceTable(DataTable[Text]):
         issues_width = self._columns[-1].width
         for key, tier in plan:
             if tier is None:
-                cells = service_cells(status.get(key), self._palette, key in blast, issues_width)
+                service = status.get(key)
+                cells = service_cells(service, self._palette, key in blast, issues_width)
+                self._damp_latency(key, service.latency_ms, cells)
             else:
                 members = [s for s in status.services if s.tier == tier]
                 cells = tier_cells(tier, members, self._palette)
             self._put_row(key, cells)
         self._apply_order([key for key, _ in plan], keep)
+
+    def _damp_latency(self, key: str, latency_ms: float | None, cells: dict[str, Text]) -> None:
+        """Keep the latency cell on screen when the new figure is only jitter."""
+        if key in self._latency_shown and key in self.rows and any(
+            c.key == "latency" for c in self._columns
+        ) and _steady(self._latency_shown[key], latency_ms):
+            cells["latency"] = self.get_cell(key, "latency")
+            return
+        self._latency_shown[key] = latency_ms
 
     def _blast_set(self, status: StackStatus) -> set[str]:
         source = self.blast_source
@@ -191,6 +208,15 @@ class ServiceTable(DataTable[Text]):
             self.sort("service", key=lambda cell: rank[id(cell)])
         if keep is not None and keep in self.rows and keep != self.selected_key:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
+
+
+def _steady(shown: float | None, new: float | None) -> bool:
+    """True when `new` is within jitter of the figure on screen (same side of 1 s too)."""
+    if shown is None or new is None:
+        return shown is new
+    if (shown >= 1000) != (new >= 1000):
+        return False
+    return abs(new - shown) < max(LATENCY_STEADY_MS, 0.3 * shown)
 
 
 def _same(old: Any, new: Text) -> bool:
