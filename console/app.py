@@ -178,6 +178,7 @@ class VextrusApp(App[None]):
         self._pending = False
         self._poll_timer: Timer | None = None
         self._polls_skipped = 0
+        self._watching = False
         register_themes(self)
         self.theme = ctx.theme if self.get_theme(ctx.theme) else DEFAULT_THEME
         self.set_keymap(ctx.keymap)
@@ -198,7 +199,6 @@ class VextrusApp(App[None]):
                 f"unknown theme {self.ctx.theme!r}: using {DEFAULT_THEME}", severity="warning"
             )
         self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
-        self._watch_events()
 
     def _runtime_name(self) -> str:
         return self.ctx.runtime.name if self.ctx.runtime is not None else "none"
@@ -241,7 +241,11 @@ class VextrusApp(App[None]):
     async def _watch_events(self) -> None:
         """Runtime events show at once (states only), then schedule a full refresh; stream
         changes become connect messages."""
+        first_connect = True
         async for item in self.ctx.monitor.events():
+            if isinstance(item, StreamStatus) and item.connected and first_connect:
+                first_connect = False
+                self._states_worker()  # whatever changed since the first listing
             if isinstance(item, StreamStatus):
                 self.post_message(
                     RuntimeReconnected() if item.connected else RuntimeDisconnected(item.reason)
@@ -268,6 +272,11 @@ class VextrusApp(App[None]):
 
     def on_services_refreshed(self, message: ServicesRefreshed) -> None:
         self.status = message.status
+        if not self._watching:
+            # The event stream starts once the first frame is on its way: connecting it
+            # (docker-py's import, a thread) would otherwise compete with the first refresh.
+            self._watching = True
+            self._watch_events()
         if message.status.runtime_error:
             self._runtime_down(message.status.runtime_error)
         elif self.link.down:

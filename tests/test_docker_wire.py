@@ -3,6 +3,7 @@ errors in the runtime's terms, and connections that survive being closed by the 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import docker
@@ -17,11 +18,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def reader() -> EngineReader:
-    client = docker.from_env(version="auto")
-    try:
-        found = EngineReader.for_host(DEFAULT_HOST, str(client.api.api_version), 10)
-    finally:
-        client.close()
+    found = EngineReader.for_host(DEFAULT_HOST, 10)
     assert found is not None
     return found
 
@@ -32,6 +29,13 @@ def test_rows_and_details_match_docker_py(reader: EngineReader, docker_lab: Dock
               "com.docker.compose.service=wire-web"]
     rows = reader.containers(labels)
     assert [row["Id"] for row in rows] == [container.id]
+    client = docker.from_env(version="auto")
+    assert reader.api_version == client.api.api_version  # what docker-py negotiates
+    client.close()
+    # The start history the restart-loop detection reads (the daemon ends it at `until`).
+    events = reader.events(time.time() - 300, time.time(),
+                           {"label": labels, "type": ["container"], "event": ["start"]})
+    assert [e["Actor"]["ID"] for e in events] == [container.id]
     detail = reader.inspect(container.id)
     expected = docker_lab.client.api.inspect_container(container.id)
     assert detail is not None
@@ -54,9 +58,9 @@ def test_gone_container_is_none_and_a_refusal_is_the_daemons_words(
 
 
 def test_only_unix_sockets_take_the_fast_path(tmp_path: Path) -> None:
-    assert EngineReader.for_host("tcp://127.0.0.1:2375", "1.45", 5) is None
-    assert EngineReader.for_host("unix:///var/run/docker.sock", "", 5) is None
-    dead = EngineReader(str(tmp_path / "no.sock"), "1.45", 5)
+    assert EngineReader.for_host("tcp://127.0.0.1:2375", 5) is None
+    assert EngineReader.for_host("ssh://ops@db1", 5) is None
+    dead = EngineReader(str(tmp_path / "no.sock"), 5)
     with pytest.raises(OSError):
         dead.containers(["a=b"])
 
@@ -64,7 +68,6 @@ def test_only_unix_sockets_take_the_fast_path(tmp_path: Path) -> None:
 async def test_a_refusal_reaches_the_operator_as_one_line(docker_lab: DockerLab) -> None:
     runtime = DockerRuntime(docker_lab.project)
     try:
-        runtime._client_sync()
         assert runtime._reader is not None
         with pytest.raises(DockerActionError, match=r"^docker: .*filter"):
             runtime._run(lambda _c: runtime._reader.get(  # type: ignore[union-attr]

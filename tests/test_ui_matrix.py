@@ -259,6 +259,20 @@ async def test_refresh_with_runtime_error_shows_banner():
         assert app.screen.query_one(DegradedBanner).display
 
 
+async def test_event_stream_starts_after_the_first_frame_and_catches_up_on_connect():
+    app = new_app()
+    monitor: StaticMonitor = app.ctx.monitor  # type: ignore[assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert [w for w in app.workers if w.group == "events"]  # watching once a frame is up
+        refreshes, states = monitor.refresh_calls, monitor.states_calls
+        monitor.push(StreamStatus(connected=True))
+        for _ in range(5):
+            await pilot.pause()
+        assert monitor.states_calls == states + 1  # what changed before the stream connected
+        assert monitor.refresh_calls == refreshes  # not a second full refresh
+
+
 async def test_event_bursts_coalesce_into_one_pending_refresh():
     app = new_app()
     monitor: StaticMonitor = app.ctx.monitor  # type: ignore[assignment]

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -22,13 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
-
-import docker
-import requests
-from docker.errors import APIError, DockerException, NotFound
-from docker.types.daemon import CancellableStream
-from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from console.model import Service
 from console.runtime.base import (
@@ -40,6 +35,11 @@ from console.runtime.base import (
     StreamStatus,
 )
 from console.runtime.docker_wire import EngineReader, EngineRefused
+
+if TYPE_CHECKING:  # docker-py (with requests) costs ~0.15 s to import: only when needed
+    import docker
+    from docker.errors import APIError
+    from docker.types.daemon import CancellableStream
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ HEALTH_LOG_KEEP = 3
 INSPECT_REUSE_S = 60.0  # longest a settled container's inspect details are reused
 INSPECT_REUSE_UNHEALTHY_S = 10.0  # ... when its row says unhealthy (its health log matters)
 
-ClientFactory = Callable[[], docker.DockerClient]
+ClientFactory = Callable[[], "docker.DockerClient"]
 
 
 class DockerActionError(RuntimeError):
@@ -95,12 +95,15 @@ class DockerRuntime:
         self._history_until: float | None = None  # daemon history read up to here (epoch)
         self._feeds: set[_ThreadFeed] = set()
         self._inspected = _InspectCache(INSPECT_REUSE_S, INSPECT_REUSE_UNHEALTHY_S)
-        self._reader: EngineReader | None = None  # the listing's fast path (unix sockets)
+        # The listing's fast path on unix sockets: no docker-py on the way to the first frame.
+        self._reader = EngineReader.for_host(self.host, REQUEST_TIMEOUT_S)
 
     # --- client and errors ------------------------------------------------------------
 
     def _default_factory(self) -> docker.DockerClient:
         """`auto` version: the daemon may be older than docker-py's default API version."""
+        import docker
+
         if self.base_url:
             return docker.DockerClient(
                 base_url=self.base_url, version="auto",
@@ -117,9 +120,6 @@ class DockerRuntime:
                 raise RuntimeUnavailable(f"Docker runtime for {self.host} is closed")
             if self._client is None:
                 self._client = self._factory()
-                self._reader = EngineReader.for_host(
-                    self.host, str(self._client.api.api_version or ""), REQUEST_TIMEOUT_S
-                )
             return self._client
 
     @contextmanager
@@ -131,12 +131,15 @@ class DockerRuntime:
             raise
         except EngineRefused as exc:
             raise DockerActionError(f"docker: {_one_line(str(exc))}") from exc
-        except APIError as exc:  # the daemon answered: reachable, but it said no
-            raise DockerActionError(f"docker: {_one_line(_explain(exc))}") from exc
-        except (DockerException, requests.exceptions.RequestException, OSError) as exc:
-            raise RuntimeUnavailable(
-                f"Docker daemon unreachable at {self.host}: {short_reason(exc)}"
-            ) from exc
+        except Exception as exc:
+            if _is_docker_py(exc, "APIError"):  # the daemon answered, but it said no
+                raise DockerActionError(f"docker: {_one_line(_explain(exc))}") from exc
+            if isinstance(exc, OSError) or _is_docker_py(exc, "DockerException") \
+                    or _is_requests(exc, "RequestException"):
+                raise RuntimeUnavailable(
+                    f"Docker daemon unreachable at {self.host}: {short_reason(exc)}"
+                ) from exc
+            raise
 
     def _run(self, op: Callable[[docker.DockerClient], T]) -> T:
         """Run one blocking docker-py operation (in the calling thread) with error mapping."""
@@ -181,7 +184,10 @@ class DockerRuntime:
 
     async def list_states(self, services: Sequence[Service]) -> dict[str, ContainerState]:
         """One list call for the project, then concurrent inspects of the chosen containers."""
-        details = await self._call(lambda c: self._snapshot(c, services))
+        if self._reader is not None:
+            details = await asyncio.to_thread(self._snapshot_fast, self._reader, services)
+        else:
+            details = await self._call(lambda c: self._snapshot(c, services))
         now = time.time()
         out: dict[str, ContainerState] = {}
         for svc in services:
@@ -199,20 +205,29 @@ class DockerRuntime:
         """Inspect details per compose service; the event history is read alongside."""
         history = self._pool.submit(self._load_history, client)
         wanted = {s.compose_name for s in services}
-        reader = self._reader
-        if reader is not None:  # plain HTTP on the unix socket: a sixth of the CPU
-            chosen = pick_containers(reader.containers(self._labels()), wanted)
-            inspected = [self._inspect(row, reader.inspect) for row in chosen.values()]
-        else:
-            chosen = pick_containers(self._rows(client), wanted)
-            inspected = list(self._pool.map(
-                lambda row: self._inspect(row, lambda cid: _inspect_or_none(client, cid)),
-                chosen.values(),
-            ))
+        chosen = pick_containers(self._rows(client), wanted)
+        inspected = list(self._pool.map(
+            lambda row: self._inspect(row, lambda cid: _inspect_or_none(client, cid)),
+            chosen.values(),
+        ))
         details = {name: d for name, d in zip(chosen, inspected, strict=True) if d is not None}
         self._inspected.keep({row["Id"] for row in chosen.values()})
         history.result()
         return details
+
+    def _snapshot_fast(self, reader: EngineReader, services: Sequence[Service]) -> dict[str, dict]:
+        """The same, as plain HTTP on the unix socket: a sixth of the CPU, no docker-py."""
+        with self._translate():
+            if self._closed:
+                raise RuntimeUnavailable(f"Docker runtime for {self.host} is closed")
+            history = self._pool.submit(self._load_history_fast, reader)
+            wanted = {s.compose_name for s in services}
+            chosen = pick_containers(reader.containers(self._labels()), wanted)
+            inspected = [self._inspect(row, reader.inspect) for row in chosen.values()]
+            details = {n: d for n, d in zip(chosen, inspected, strict=True) if d is not None}
+            self._inspected.keep({row["Id"] for row in chosen.values()})
+            history.result()
+            return details
 
     def _inspect(self, row: dict, fetch: Callable[[str], dict | None]) -> dict | None:
         """Inspect details, reused for a settled container whose list row has not changed."""
@@ -233,12 +248,21 @@ class DockerRuntime:
         now = time.time()
         since = self._history_until or now - RESTART_WINDOW_S
         stream = client.events(
-            since=f"{since:.6f}", until=f"{now:.6f}", decode=True,
-            filters={"label": self._labels(), "type": "container", "event": ["start", "restart"]},
+            since=f"{since:.6f}", until=f"{now:.6f}", decode=True, filters=self._start_filters(),
         )
         for raw in stream:
             self._restarts.record(raw)
         self._history_until = now
+
+    def _load_history_fast(self, reader: EngineReader) -> None:
+        now = time.time()
+        since = self._history_until or now - RESTART_WINDOW_S
+        for raw in reader.events(since, now, self._start_filters()):
+            self._restarts.record(raw)
+        self._history_until = now
+
+    def _start_filters(self) -> dict[str, Any]:
+        return {"label": self._labels(), "type": ["container"], "event": ["start", "restart"]}
 
     # --- actions ----------------------------------------------------------------------
 
@@ -304,6 +328,8 @@ class DockerRuntime:
         exec_id = client.api.exec_create(row["Id"], argv, stdout=True, stderr=True)["Id"]
         sock = client.api.exec_start(exec_id, socket=True)
         holder.attach(sock)
+        from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
+
         frames = (demux_adaptor(*frame) for frame in frames_iter(sock, tty=False))
         out, err = consume_socket_output(frames, demux=True)
         output = (out or b"") + (err or b"")
@@ -335,14 +361,18 @@ class DockerRuntime:
         """Thread body: read frames, reassemble lines, post them to the loop."""
         with self._translate():
             res = self._open_logs(self._client_sync(), req)
+            from docker.types.daemon import CancellableStream
+
             feed.set_closer(CancellableStream(iter(()), res).close)
             assembler = LineAssembler(req.service, req.timestamps, framed=not req.tty)
             chunks = read_raw_chunks(res.raw) if req.tty else read_frames(res.raw)
             try:
                 for stream_no, payload in chunks:
                     feed.put_many(assembler.feed(stream_no, payload))
-            except (OSError, ValueError, AttributeError, requests.exceptions.RequestException):
-                if not feed.stopping.is_set():  # closed by stop(): not an error
+            except Exception as exc:
+                stream_ended = isinstance(exc, OSError | ValueError | AttributeError) \
+                    or _is_requests(exc, "RequestException")
+                if not stream_ended or not feed.stopping.is_set():  # stop() closed it: fine
                     raise
             feed.put_many(assembler.flush())
 
@@ -534,6 +564,8 @@ class _InspectCache:
 
 def _inspect_or_none(client: docker.DockerClient, container_id: str) -> dict | None:
     """A container removed between the list and the inspect simply counts as missing."""
+    from docker.errors import NotFound
+
     try:
         detail: dict = client.api.inspect_container(container_id)
         return detail
@@ -922,10 +954,22 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         todo.extend(e for e in nested if isinstance(e, BaseException))
 
 
+def _is_docker_py(exc: BaseException, name: str) -> bool:
+    """isinstance against docker.errors.NAME, without importing docker-py to ask."""
+    errors = sys.modules.get("docker.errors")
+    return errors is not None and isinstance(exc, getattr(errors, name))
+
+
+def _is_requests(exc: BaseException, name: str) -> bool:
+    """isinstance against requests.exceptions.NAME, without importing requests to ask."""
+    module = sys.modules.get("requests.exceptions")
+    return module is not None and isinstance(exc, getattr(module, name))
+
+
 def short_reason(exc: BaseException) -> str:
     """The innermost meaningful words: `connection refused`, `no such file or directory`."""
     for cur in _causes(exc):
-        if isinstance(cur, requests.exceptions.Timeout | socket.timeout | TimeoutError):
+        if isinstance(cur, socket.timeout | TimeoutError) or _is_requests(cur, "Timeout"):
             return "no answer in time (daemon hung or overloaded)"
         if isinstance(cur, OSError) and cur.strerror:
             return cur.strerror.lower()

@@ -4,9 +4,11 @@ Every refresh lists the project's containers and inspects those whose details ar
 cached. Through docker-py (requests, urllib3, a thread per inspect) 40 inspects cost about
 90 ms of CPU and 115 ms of wall time here; the same calls as plain HTTP/1.1 on a kept-alive
 unix-socket connection cost about 15 ms of CPU and 35 ms (measured on the 2-core box). That
-CPU is what a cold start and an idle console pay for, so the listing goes this way when the
-daemon is on a unix socket; everything else (actions, logs, events, remote daemons) stays
-on docker-py.
+CPU is what a cold start and an idle console pay for, so the listing (with the recent
+start history) goes this way when the daemon is on a unix socket, and docker-py is not even
+imported until something else needs it; actions, logs, the event stream and remote daemons
+stay on docker-py. The API version is the daemon's own (`GET /version`), as docker-py's
+`version="auto"` picks it.
 
 Blocking, called from the runtime's worker threads. Idle connections are kept in a small
 pool; a connection that fails is dropped, and a request on a reused one that fails before
@@ -48,20 +50,20 @@ class _UnixConnection(http.client.HTTPConnection):
 class EngineReader:
     """GET requests with JSON answers to one daemon's API at one version."""
 
-    def __init__(self, socket_path: str, api_version: str, timeout: float) -> None:
+    def __init__(self, socket_path: str, timeout: float, api_version: str = "") -> None:
         self.socket_path = socket_path
-        self.api_version = api_version
+        self.api_version = api_version  # "" until the daemon is asked (GET /version)
         self.timeout = timeout
         self._idle: list[_UnixConnection] = []
         self._lock = threading.Lock()
         self._closed = False
 
     @classmethod
-    def for_host(cls, host: str, api_version: str, timeout: float) -> EngineReader | None:
+    def for_host(cls, host: str, timeout: float) -> EngineReader | None:
         """A reader for `unix://` daemons; None for tcp, ssh or npipe (docker-py serves those)."""
-        if not host.startswith("unix://") or not api_version:
+        if not host.startswith("unix://"):
             return None
-        return cls(host.removeprefix("unix://"), api_version, timeout)
+        return cls(host.removeprefix("unix://"), timeout)
 
     # --- the calls the refresh makes ------------------------------------------------------
 
@@ -76,6 +78,12 @@ class EngineReader:
         detail = self.get(f"/containers/{quote(container_id, safe='')}/json", missing_ok=True)
         return detail if isinstance(detail, dict) else None
 
+    def events(self, since: float, until: float, filters: dict[str, list[str]]) -> list[dict]:
+        """`GET /events` between two instants: the daemon ends the stream at `until`."""
+        query = (f"since={since:.6f}&until={until:.6f}"
+                 f"&filters={quote(json.dumps(filters, separators=(',', ':')))}")
+        return list(_json_stream(self._get_raw(f"/events?{query}")))
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -86,7 +94,17 @@ class EngineReader:
     # --- plumbing ---------------------------------------------------------------------------
 
     def get(self, path: str, missing_ok: bool = False) -> Any:
-        """One GET; transport failures raise OSError (the daemon is unreachable)."""
+        """One GET at the daemon's API version; transport failures raise OSError."""
+        body = self._get_raw(path, missing_ok)
+        return None if body is None else json.loads(body)
+
+    def _get_raw(self, path: str, missing_ok: bool = False) -> bytes | None:
+        if not self.api_version:
+            version = self._request("/version")
+            self.api_version = str(json.loads(version or b"{}").get("ApiVersion") or "1.41")
+        return self._request(f"/v{self.api_version}{path}", missing_ok)
+
+    def _request(self, path: str, missing_ok: bool = False) -> bytes | None:
         conn, reused = self._take()
         try:
             status, body = self._exchange(conn, path)
@@ -105,10 +123,10 @@ class EngineReader:
             return None
         if status >= 400:
             raise EngineRefused(_daemon_message(body) or f"HTTP {status}")
-        return json.loads(body)
+        return body
 
     def _exchange(self, conn: _UnixConnection, path: str) -> tuple[int, bytes]:
-        conn.request("GET", f"/v{self.api_version}{path}")
+        conn.request("GET", path)
         response = conn.getresponse()
         return response.status, response.read()
 
@@ -138,3 +156,17 @@ def _daemon_message(body: bytes) -> str:
     except ValueError:
         return body.decode("utf-8", "replace").strip()[:200]
     return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def _json_stream(body: bytes | None) -> Any:
+    """The JSON values of a stream of concatenated objects (the events endpoint's body)."""
+    text = (body or b"").decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    at = 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text):
+            return
+        value, at = decoder.raw_decode(text, at)
+        yield value
