@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dockerlab import DockerLab, docker_available, sweep_stale
+from tests.dockerlab import DockerLab, ScratchDaemon, docker_available, sweep_stale
 from tests.temporal_server import temporal_lab, temporal_proc  # noqa: F401  (fixtures)
 
 
@@ -51,3 +51,15 @@ def docker_lab() -> Iterator[DockerLab]:
     finally:
         lab.cleanup()
         lab.client.close()
+
+
+@pytest.fixture
+def scratch_daemon() -> Iterator[ScratchDaemon]:
+    """A second, disposable dockerd (own socket and data root) that a test may kill."""
+    require(*ScratchDaemon.usable())
+    daemon = ScratchDaemon()
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.remove()

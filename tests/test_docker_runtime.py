@@ -11,7 +11,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +32,6 @@ from console.runtime.docker import (
     LineAssembler,
     _InspectCache,
 )
-from tests.conftest import require
 from tests.dockerlab import IMAGE, DockerLab, ScratchDaemon, free_port
 
 docker = pytest.mark.docker
@@ -439,17 +438,6 @@ def test_missing_socket_is_unavailable_in_one_line() -> None:
         )
 
     asyncio.run(go())
-
-
-@pytest.fixture
-def scratch_daemon() -> Iterator[ScratchDaemon]:
-    require(*ScratchDaemon.usable())
-    daemon = ScratchDaemon()
-    try:
-        daemon.start()
-        yield daemon
-    finally:
-        daemon.remove()
 
 
 async def _expect_status(events: AsyncIterator[RuntimeEvent | StreamStatus]) -> StreamStatus:

@@ -8,30 +8,17 @@ the matrix keeps answering keys, and go away by itself once the daemon is back.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from console.app import VextrusApp
 from console.factory import Options, build_app, build_context
-from tests.conftest import require
 from tests.dockerlab import ScratchDaemon, free_port
 from widgets.banner import DegradedBanner
 from widgets.service_table import ServiceTable
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def scratch_daemon() -> Iterator[ScratchDaemon]:
-    require(*ScratchDaemon.usable())
-    daemon = ScratchDaemon()
-    try:
-        daemon.start()
-        yield daemon
-    finally:
-        daemon.remove()
 
 
 async def _until(pilot, what: str, check, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
