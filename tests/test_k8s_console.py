@@ -77,8 +77,8 @@ def scene(fake: FakeKubeAPI) -> None:
                         started=FIXED - timedelta(minutes=3)))
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeKubeAPI]:
+def serve_scene() -> Iterator[FakeKubeAPI]:
+    """The fake API server with the scene loaded, for the `fake` fixtures."""
     server = FakeKubeAPI().start()
     scene(server)
     try:
@@ -88,11 +88,21 @@ def fake() -> Iterator[FakeKubeAPI]:
 
 
 @pytest.fixture
-def files(fake: FakeKubeAPI, tmp_path: Path) -> dict[str, Path]:
+def fake() -> Iterator[FakeKubeAPI]:
+    yield from serve_scene()
+
+
+def write_files(fake: FakeKubeAPI, tmp_path: Path, stack_text: str) -> dict[str, Path]:
+    """The stack file, a dev and a production kubeconfig on the fake, a state directory."""
     stack = tmp_path / "stack.toml"
-    stack.write_text(STACK, encoding="utf-8")
+    stack.write_text(stack_text, encoding="utf-8")
     return {"stack": stack, "dev": fake.write_kubeconfig(tmp_path / "dev", "dev-cluster"),
             "prod": fake.write_kubeconfig(tmp_path / "prod", "prod-eu"), "state": tmp_path}
+
+
+@pytest.fixture
+def files(fake: FakeKubeAPI, tmp_path: Path) -> dict[str, Path]:
+    return write_files(fake, tmp_path, STACK)
 
 
 OPENED: list[VextrusApp] = []

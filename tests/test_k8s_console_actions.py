@@ -20,7 +20,14 @@ from screens.help import help_entries
 from screens.kubernetes import PodPickerScreen, ScaleScreen
 from screens.logs import LogsScreen
 from tests.k8s_fake_api import FakeKubeAPI
-from tests.test_k8s_console import FIXED, STACK, scene, screen_text, settle
+from tests.test_k8s_console import (
+    FIXED,
+    STACK,
+    screen_text,
+    serve_scene,
+    settle,
+    write_files,
+)
 from tests.ui_data import make_context
 from widgets.action_progress import ActionProgress
 
@@ -33,20 +40,12 @@ SIZE = (160, 48)
 
 @pytest.fixture
 def fake() -> Iterator[FakeKubeAPI]:
-    server = FakeKubeAPI().start()
-    scene(server)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_scene()
 
 
 @pytest.fixture
 def files(fake: FakeKubeAPI, tmp_path: Path) -> dict[str, Path]:
-    stack = tmp_path / "stack.toml"
-    stack.write_text(CHECKED, encoding="utf-8")
-    return {"stack": stack, "dev": fake.write_kubeconfig(tmp_path / "dev", "dev-cluster"),
-            "prod": fake.write_kubeconfig(tmp_path / "prod", "prod-eu"), "state": tmp_path}
+    return write_files(fake, tmp_path, CHECKED)
 
 
 def k8s_app(files: dict[str, Path], which: str = "dev", **options: bool) -> VextrusApp:
