@@ -8,6 +8,7 @@ the matrix keeps answering keys, and go away by itself once the daemon is back.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,11 @@ async def test_banner_comes_and_goes_with_the_daemon(
         await asyncio.to_thread(scratch_daemon.kill)
         await _until(pilot, "banner shown", lambda: banner.display)
         text = _banner_text(app)
-        assert "Docker daemon unreachable" in text and scratch_daemon.url in text
-        assert "retrying in" in text
+        assert text.startswith("Docker daemon unreachable at unix:///")  # said once
+        assert text.count("unreachable") == 1
+        # The cause (the stream closed, connection refused or reset: whichever the daemon's
+        # death looked like first) survives the shortening, and so does the countdown.
+        assert re.search(r": [a-z][a-z ]+ · retrying in \d+s$", text), text
         table = app.screen.query_one(ServiceTable)
         table.focus()
         await pilot.press("s")  # the rest of the console keeps working

@@ -508,3 +508,15 @@ async def test_polls_thin_out_while_all_is_operational_and_resume_on_trouble():
         for _ in range(3):
             await tick(pilot, app)
         assert monitor.refresh_calls - after == 3  # type: ignore[attr-defined]
+
+
+def test_a_long_reason_keeps_its_cause_and_loses_the_middle():
+    from widgets.banner import shorten_reason
+
+    reason = "Docker daemon unreachable at unix:///tmp/vxd-63yet0z0/d.sock: connection refused"
+    assert shorten_reason(reason, 200) == reason
+    short = shorten_reason(reason, 60)
+    assert len(short) == 60 and short.endswith("…: connection refused")
+    assert short.startswith("Docker daemon unreachable at unix://")
+    assert shorten_reason("no clause here at all, just a long sentence", 20) == \
+        "no clause here at a…"

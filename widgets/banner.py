@@ -77,14 +77,29 @@ class DegradedBanner(Widget):
     def render(self) -> Text:
         """Shorten the reason, never the countdown: when we retry matters most."""
         link = self.link
-        head = f"{runtime_label(link.runtime)} unreachable: "
+        label = f"{runtime_label(link.runtime)} unreachable"
+        # The runtime's own message often says it already ("Docker daemon unreachable at
+        # unix:///...: connection refused"): say it once.
+        head = "" if link.problem.lower().startswith(label.lower()) else f"{label}: "
         tail = self._countdown(link)
         room = max(8, self.content_size.width - cell_len(head) - cell_len(tail))
-        reason = link.problem if len(link.problem) <= room else link.problem[: room - 1] + "…"
-        return Text(head + reason + tail, no_wrap=True, overflow="ellipsis")
+        return Text(head + shorten_reason(link.problem, room) + tail, no_wrap=True,
+                    overflow="ellipsis")
 
     def _countdown(self, link: LinkState) -> str:
         if link.retry_at is None:
             return ""
         seconds = math.ceil((link.retry_at - self._clock()).total_seconds())
         return f" · retrying in {seconds}s" if seconds > 0 else " · retrying now"
+
+
+def shorten_reason(reason: str, room: int) -> str:
+    """Fit `reason` in `room` cells, keeping its last clause (the cause, e.g. `connection
+    refused`) and cutting the middle (usually a long socket path or URL)."""
+    if len(reason) <= room:
+        return reason
+    _, sep, cause = reason.rpartition(": ")
+    if sep and len(cause) + 2 < room // 2:
+        keep = room - len(cause) - 3
+        return reason[:keep] + "…: " + cause
+    return reason[: room - 1] + "…"

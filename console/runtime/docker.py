@@ -417,7 +417,7 @@ class DockerRuntime:
         delay, up, since = BACKOFF_START_S, None, None
         seen: deque[tuple[str, str, int]] = deque(maxlen=256)
         while not feed.stopping.is_set():
-            reason = f"Docker daemon at {self.host} closed the event stream"
+            reason = f"Docker daemon unreachable at {self.host}: the event stream closed"
             try:
                 stream = self._run(partial(self._open_events, since=since))
                 feed.set_closer(stream.close)
