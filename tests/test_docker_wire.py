@@ -9,6 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from console.model import RuntimeNames, Service
 from console.runtime.docker import DEFAULT_HOST, DockerActionError, DockerRuntime
 from console.runtime.docker_wire import EngineReader, EngineRefused
 from tests.dockerlab import DockerLab, free_port
@@ -74,3 +75,22 @@ async def test_a_refusal_reaches_the_operator_as_one_line(docker_lab: DockerLab)
                 '/containers/json?filters={"no-such-filter":["x"]}'))
     finally:
         await runtime.close()
+
+
+async def test_docker_py_listing_agrees_with_the_socket_listing(docker_lab: DockerLab) -> None:
+    """tcp:// and ssh:// daemons are listed through docker-py; none can run here without
+    TLS set-up, so the same daemon is listed both ways and must read the same."""
+    docker_lab.healthy("wire-both", free_port(), with_healthcheck=False)
+    docker_lab.exited("wire-done", 3)
+    services = [Service(n, runtime=RuntimeNames(compose=n)) for n in ("wire-both", "wire-done")]
+    fast, slow = DockerRuntime(docker_lab.project), DockerRuntime(docker_lab.project)
+    slow._reader = None  # what a tcp:// host gets
+    try:
+        by_socket = await fast.list_states(services)
+        by_docker_py = await slow.list_states(services)
+        assert by_socket == by_docker_py
+        assert by_socket["wire-done"].exit_code == 3
+        assert by_socket["wire-both"].state == "running"
+    finally:
+        await fast.close()
+        await slow.close()

@@ -183,11 +183,8 @@ class DockerRuntime:
     # --- list_states ------------------------------------------------------------------
 
     async def list_states(self, services: Sequence[Service]) -> dict[str, ContainerState]:
-        """One list call for the project, then concurrent inspects of the chosen containers."""
-        if self._reader is not None:
-            details = await asyncio.to_thread(self._snapshot_fast, self._reader, services)
-        else:
-            details = await self._call(lambda c: self._snapshot(c, services))
+        """One list call for the project, then inspects of the chosen containers."""
+        details = await asyncio.to_thread(self._snapshot, services)
         now = time.time()
         out: dict[str, ContainerState] = {}
         for svc in services:
@@ -199,33 +196,28 @@ class DockerRuntime:
             out[svc.name] = state_from_inspect(svc.name, detail, recent)
         return out
 
-    def _snapshot(
-        self, client: docker.DockerClient, services: Sequence[Service]
-    ) -> dict[str, dict]:
-        """Inspect details per compose service; the event history is read alongside."""
-        history = self._pool.submit(self._load_history, client)
-        wanted = {s.compose_name for s in services}
-        chosen = pick_containers(self._rows(client), wanted)
-        inspected = list(self._pool.map(
-            lambda row: self._inspect(row, lambda cid: _inspect_or_none(client, cid)),
-            chosen.values(),
-        ))
-        details = {name: d for name, d in zip(chosen, inspected, strict=True) if d is not None}
-        self._inspected.keep({row["Id"] for row in chosen.values()})
-        history.result()
-        return details
+    def _reads(self) -> EngineReader | _DockerPyReads:
+        """Where the listing reads from: the unix socket directly, else docker-py."""
+        if self._reader is None:
+            return _DockerPyReads(self._client_sync())
+        if self._closed:
+            raise RuntimeUnavailable(f"Docker runtime for {self.host} is closed")
+        return self._reader
 
-    def _snapshot_fast(self, reader: EngineReader, services: Sequence[Service]) -> dict[str, dict]:
-        """The same, as plain HTTP on the unix socket: a sixth of the CPU, no docker-py."""
+    def _snapshot(self, services: Sequence[Service]) -> dict[str, dict]:
+        """Inspect details per compose service; the start history is read alongside."""
         with self._translate():
-            if self._closed:
-                raise RuntimeUnavailable(f"Docker runtime for {self.host} is closed")
-            history = self._pool.submit(self._load_history_fast, reader)
+            reads = self._reads()
+            history = self._pool.submit(self._load_history, reads)
             wanted = {s.compose_name for s in services}
-            chosen = pick_containers(reader.containers(self._labels()), wanted)
-            inspected = [self._inspect(row, reader.inspect) for row in chosen.values()]
+            chosen = pick_containers(reads.containers(self._labels()), wanted)
+            rows = list(chosen.values())
+            if reads.parallel:
+                inspected = list(self._pool.map(lambda r: self._inspect(r, reads.inspect), rows))
+            else:
+                inspected = [self._inspect(row, reads.inspect) for row in rows]
             details = {n: d for n, d in zip(chosen, inspected, strict=True) if d is not None}
-            self._inspected.keep({row["Id"] for row in chosen.values()})
+            self._inspected.keep({row["Id"] for row in rows})
             history.result()
             return details
 
@@ -238,7 +230,7 @@ class DockerRuntime:
                 self._inspected.put(row, detail)
         return detail
 
-    def _load_history(self, client: docker.DockerClient) -> None:
+    def _load_history(self, reads: EngineReader | _DockerPyReads) -> None:
         """Starts since the last read; the first read goes five minutes back.
 
         The first read makes a restart loop visible the moment the console starts. Later
@@ -247,22 +239,10 @@ class DockerRuntime:
         """
         now = time.time()
         since = self._history_until or now - RESTART_WINDOW_S
-        stream = client.events(
-            since=f"{since:.6f}", until=f"{now:.6f}", decode=True, filters=self._start_filters(),
-        )
-        for raw in stream:
+        filters = {"label": self._labels(), "type": ["container"], "event": ["start", "restart"]}
+        for raw in reads.events(since, now, filters):
             self._restarts.record(raw)
         self._history_until = now
-
-    def _load_history_fast(self, reader: EngineReader) -> None:
-        now = time.time()
-        since = self._history_until or now - RESTART_WINDOW_S
-        for raw in reader.events(since, now, self._start_filters()):
-            self._restarts.record(raw)
-        self._history_until = now
-
-    def _start_filters(self) -> dict[str, Any]:
-        return {"label": self._labels(), "type": ["container"], "event": ["start", "restart"]}
 
     # --- actions ----------------------------------------------------------------------
 
@@ -560,6 +540,29 @@ class _InspectCache:
         with self._lock:
             for cid in [c for c in self._by_id if c not in ids]:
                 del self._by_id[cid]
+
+
+class _DockerPyReads:
+    """The listing's reads through docker-py (tcp and ssh daemons), shaped as EngineReader's.
+
+    Inspects run on the runtime's threads (`parallel`): over a network each one waits.
+    """
+
+    parallel = True
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    def containers(self, labels: list[str]) -> list[dict]:
+        rows: list[dict] = self.client.api.containers(all=True, filters={"label": labels})
+        return rows
+
+    def inspect(self, container_id: str) -> dict | None:
+        return _inspect_or_none(self.client, container_id)
+
+    def events(self, since: float, until: float, filters: dict[str, list[str]]) -> list[dict]:
+        return list(self.client.events(since=f"{since:.6f}", until=f"{until:.6f}",
+                                       decode=True, filters=filters))
 
 
 def _inspect_or_none(client: docker.DockerClient, container_id: str) -> dict | None:
