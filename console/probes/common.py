@@ -91,7 +91,7 @@ def timeout_words(timeout: float) -> str:
 def error_words(exc: BaseException, timeout: float) -> str:
     """An exception in the words an operator expects ("connection refused", "no such host").
 
-    Client libraries wrap socket errors (httpx -> httpcore -> OSError, temporal's Rust core
+    Client libraries wrap socket errors (asyncpg, redis, temporal's Rust core
     -> RuntimeError with text), so the cause chain is searched first, then the message.
     """
     if isinstance(exc, ProbeError):
@@ -120,7 +120,7 @@ def hostport(host: str, port: int | None) -> str:
 async def preload(*modules: str) -> None:
     """Import heavy client libraries off the event loop, once.
 
-    httpx, asyncpg and temporalio take 0.1-0.4 s to import; doing it lazily keeps the
+    h11, asyncpg and temporalio take up to 0.1-0.4 s to import; doing it lazily keeps the
     console's cold start fast, and doing it in a thread keeps the UI responsive while it
     happens. Probes call this before their stopwatch starts, so the first latency shown is
     the service's, not Python's.
@@ -142,7 +142,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        # The context is followed even when suppressed (`raise X from None`): httpcore
+        # The context is followed even when suppressed (`raise X from None`): a client
         # hides the OSError that way, and it is exactly the part that names the fault.
         current = current.__cause__ or current.__context__
 
