@@ -174,8 +174,8 @@ class VextrusApp(App[None]):
         super().__init__()
         self.ctx = ctx
         self.forwarders = ForwarderManager()
-        self._refreshing = False
-        self._pending = False
+        self._refreshes = OneInFlight(self._refresh_worker)
+        self._listings = OneInFlight(self._states_worker)
         self._poll_timer: Timer | None = None
         self._polls_skipped = 0
         self._watching = False
@@ -207,11 +207,11 @@ class VextrusApp(App[None]):
 
     def request_refresh(self) -> None:
         """Start a refresh, or remember that one is wanted once the running one ends."""
-        if self._refreshing:
-            self._pending = True
-            return
-        self._refreshing = True
-        self._refresh_worker()
+        self._refreshes.request()
+
+    @property
+    def _refreshing(self) -> bool:
+        return self._refreshes.running
 
     @work(group="refresh", exclusive=True, exit_on_error=False)
     async def _refresh_worker(self) -> None:
@@ -245,23 +245,21 @@ class VextrusApp(App[None]):
         async for item in self.ctx.monitor.events():
             if isinstance(item, StreamStatus) and item.connected and first_connect:
                 first_connect = False
-                self._states_worker()  # whatever changed since the first listing
+                self._listings.request()  # whatever changed since the first listing
             if isinstance(item, StreamStatus):
                 self.post_message(
                     RuntimeReconnected() if item.connected else RuntimeDisconnected(item.reason)
                 )
             else:
-                self._states_worker()
+                self._listings.request()
                 self.request_refresh()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place background failures surface: logged, notified, app keeps running."""
         worker = event.worker
-        if worker.group == "refresh" and event.state in _FINISHED:
-            self._refreshing = False
-            if self._pending:
-                self._pending = False
-                self.request_refresh()
+        runs = {"refresh": self._refreshes, "states": self._listings}.get(worker.group)
+        if runs is not None and event.state in _FINISHED:
+            runs.finished()
         if event.state is WorkerState.ERROR:
             self.log.error(f"worker {worker.name!r} ({worker.group}) failed: {worker.error!r}")
             self.notify(
@@ -403,6 +401,29 @@ class VextrusApp(App[None]):
 
 
 _FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+
+
+class OneInFlight:
+    """One run at a time and at most one more queued: a burst of requests costs two runs,
+    and the last one starts after the burst, so it sees everything the burst announced."""
+
+    def __init__(self, start: Callable[[], object]) -> None:
+        self._start = start
+        self.running = False
+        self._again = False
+
+    def request(self) -> None:
+        if self.running:
+            self._again = True
+            return
+        self.running = True
+        self._start()
+
+    def finished(self) -> None:
+        self.running = False
+        if self._again:
+            self._again = False
+            self.request()
 
 
 def load_screen(name: str) -> type[Screen[Any]] | None:

@@ -286,7 +286,8 @@ async def test_event_bursts_coalesce_into_one_pending_refresh():
         for _ in range(10):
             await pilot.pause()
         assert 1 <= monitor.refresh_calls - calls <= 2  # one in flight + at most one pending
-        assert monitor.states_calls >= 1  # the runtime's news is shown before the probes
+        # The runtime's news is shown before the probes, and a burst lists at most twice.
+        assert 1 <= monitor.states_calls <= 2
 
 
 async def test_refresh_updates_one_cell_in_place():
