@@ -105,14 +105,9 @@ async def kill_to_status(lab: DockerLab, monitor: Monitor, victim: str) -> float
 
 
 def hang(lab: DockerLab, name: str, port: int) -> None:
-    """A service that accepts the connection and never says a word.
-
-    busybox nc: `-ll` keeps listening after each connection, `-e` hands the connection to
-    a `sleep` that never writes (this busybox has no -k or -s; it binds all addresses, and
-    the probe connects to 127.0.0.1 only).
-    """
+    """Replace a healthy service by one that accepts connections and never answers."""
     lab.container(name).remove(force=True)
-    lab.run(name, ["nc", "-ll", "-p", str(port), "-e", "/bin/busybox", "sleep", "3600"])
+    lab.hanging(name, port)
 
 
 async def main() -> int:

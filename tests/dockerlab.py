@@ -194,6 +194,16 @@ class DockerLab:
             service, lambda a: a["RestartCount"] >= restarts, f"{restarts} restarts"
         )
 
+    def hanging(self, service: str, port: int) -> Container:
+        """Accepts connections on PORT and never says a word (a hung service).
+
+        busybox nc: `-ll` keeps listening after each connection, `-e` hands the connection
+        to a `sleep` that never writes (this busybox has no -k or -s; it binds all
+        addresses, and probes connect to 127.0.0.1 only).
+        """
+        return self.run(service, ["nc", "-ll", "-p", str(port), "-e", "/bin/busybox",
+                                  "sleep", "3600"])
+
     def exited(self, service: str, code: int) -> Container:
         self.run(service, ["sh", "-c", f"echo leaving with {code}; exit {code}"])
         return self.wait_for(service, lambda a: a["State"]["Status"] == "exited", "exited")

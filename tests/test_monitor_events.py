@@ -33,8 +33,7 @@ async def test_kill_shows_before_the_slow_refresh_and_is_not_undone_by_it(
 ) -> None:
     ports = {"me-web": free_port(), "me-hang": free_port()}
     docker_lab.healthy("me-web", ports["me-web"], with_healthcheck=False)
-    docker_lab.run("me-hang", ["nc", "-ll", "-p", str(ports["me-hang"]),
-                               "-e", "/bin/busybox", "sleep", "3600"])
+    docker_lab.hanging("me-hang", ports["me-hang"])
     stack = Stack("me", (_service("me-web", ports["me-web"], 2.0),
                          _service("me-hang", ports["me-hang"], HANG_TIMEOUT_S)),
                   project=docker_lab.project)
