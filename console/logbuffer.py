@@ -17,25 +17,16 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Final, NamedTuple, Protocol
 
-from console.masking import mask_secrets
+from console.masking import mask_secrets, terminal_safe, truncation_marker
 
 MAX_LINE = 2000
 DEFAULT_CAPACITY = 200_000
 
-# CSI, OSC (to BEL or ST), DCS/SOS/PM/APC strings, and two-byte escapes.
-_ANSI = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|.)?",
-    re.DOTALL,
-)
-# C0 except tab, DEL, C1, and the bidi overrides that make text display in another order.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def sanitize(line: str | bytes, limit: int = MAX_LINE) -> str:
     """Printable text only (tabs kept), cut at `limit` chars with a marker saying how much.
 
-    Bytes are decoded as UTF-8 with replacement characters; very long input is cut before
-    the regexes run, so a multi-megabyte line costs no more than a long one.
+    The console-wide boundary (`console.masking.terminal_safe`) does the cleaning; very
+    long input is cut before it runs, so a multi-megabyte line costs no more than a long one.
     """
     if isinstance(line, bytes | bytearray):
         line = bytes(line).decode("utf-8", errors="replace")
@@ -43,16 +34,11 @@ def sanitize(line: str | bytes, limit: int = MAX_LINE) -> str:
     if len(line) > 2 * limit:
         extra = len(line) - 2 * limit
         line = line[: 2 * limit]
-    if not (line.isascii() and line.isprintable()):
-        line = _CONTROL.sub("", _ANSI.sub("", line))
+    line = terminal_safe(line)
     total = len(line) + extra
     if total > limit:
         return line[:limit] + truncation_marker(total - limit)
     return line
-
-
-def truncation_marker(dropped: int) -> str:
-    return f"… [truncated {dropped:,} chars]"
 
 
 # --- secrets -----------------------------------------------------------------------------

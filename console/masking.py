@@ -6,12 +6,23 @@ tickets and written to files. Services happily echo their configuration (`DB_PAS
 values before anything is displayed or stored. Masking errs on the side of hiding: a
 harmless value under a key named like `*key*` is masked too, because a leaked secret costs
 far more than a hidden counter. Masking is idempotent (`***` stays `***`).
+
+This module is THE boundary for untrusted text (a service, a container, a log, a health
+body, a workflow, a Kubernetes object, a user's file): `safe_str` for plain outputs (CLI
+lines, Markdown, JSON, files) and `safe_text` for Rich/Textual (a `Text`, never markup).
+Both decode invalid UTF-8 with replacement characters, drop escape sequences and control
+characters (OSC titles, clipboard writes, hyperlinks, screen clears, BEL, NUL), bound very
+long lines with a marker saying how much was cut, then mask secrets.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-import unicodedata
+from typing import Any
+
+from rich.text import Text
 
 MASK = "***"
 
@@ -36,11 +47,10 @@ _PASS_SUFFIX_RE = re.compile(r"(?:^|[_.\-])pass$", re.IGNORECASE)
 _URL_USERINFO_RE = re.compile(
     r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@/\s]+)(?P<at>@)"
 )
-# Bearer / Basic / Token credentials in headers and logs.
-# The credential must look like one (a digit or symbol in it), so "Basic authentication" stays.
+# Bearer / Basic / Token credentials anywhere in a line, not only after `Authorization:`.
+# `_looks_like_credential` decides, so "Basic authentication required" stays readable.
 _AUTH_SCHEME_RE = re.compile(
-    r"\b(?P<scheme>Bearer|Basic|Token)[ \t]+"
-    r"(?P<cred>(?=[A-Za-z0-9._~+/=\-]*[0-9._~+/=\-])[A-Za-z0-9._~+/=\-]{6,})"
+    r"\b(?P<scheme>Bearer|Basic|Token)[ \t]+(?P<cred>[A-Za-z0-9._~+/=\-]{6,})", re.IGNORECASE
 )
 # A bare JSON Web Token: three base64url parts, the first one `{"` encoded (eyJ).
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
@@ -58,10 +68,19 @@ _FLAG_RE = re.compile(
 # Values that are references to secrets, not secrets: ${POSTGRES_PASSWORD}, $REDIS_PASSWORD.
 _REFERENCE_RE = re.compile(r"""^["']?(?:\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*)?["']?$""")
 
-# Bidirectional-override characters can make a terminal show text in a misleading order.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# ANSI escape sequences (colours, cursor moves, OSC titles): dropped whole, not just the ESC.
-_ANSI_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+# Escape sequences, dropped whole (not just the ESC): CSI (colours, cursor moves, `2J`), OSC
+# to BEL or ST (titles, OSC 8 links, OSC 52 clipboard writes), DCS/SOS/PM/APC strings, and
+# two-byte escapes. An unterminated string runs to the end of the text.
+_ANSI_RE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|.)?",
+    re.DOTALL,
+)
+# C0 and C1 controls (tab and line feed are decided by the caller), DEL, bidi overrides and
+# marks, and lone surrogates (undecodable bytes smuggled through `surrogateescape`).
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+LINE_LIMIT = 2000  # characters of one line shown or written; the rest is counted, not kept
 _SPACES_RE = re.compile(r"[ \t]+")
 
 
@@ -82,33 +101,106 @@ def mask_secrets(text: str) -> str:
     if not text:
         return text
     text = _URL_USERINFO_RE.sub(_mask_url, text)
-    text = _AUTH_SCHEME_RE.sub(lambda m: f"{m['scheme']} {MASK}", text)
+    text = _AUTH_SCHEME_RE.sub(_mask_auth_scheme, text)
     text = _JWT_RE.sub(MASK, text)
     text = _KEY_VALUE_RE.sub(_mask_key_value, text)
     return _FLAG_RE.sub(_mask_flag, text)
 
 
-def strip_control(text: str) -> str:
-    """One terminal-safe line: no ANSI escapes, control or bidi characters, no line breaks.
+def terminal_safe(value: object, *, multiline: bool = False) -> str:
+    """`value` as text that cannot drive a terminal; not masked (see `safe_str`).
 
-    Service output lands in table cells and log panes; a stray escape sequence or carriage
-    return would repaint the operator's terminal, so they are removed and line breaks and
-    tabs become single spaces.
+    Bytes are decoded as UTF-8 with replacement characters, lone surrogates become U+FFFD,
+    escape sequences and control characters are dropped. Tabs stay; line breaks stay when
+    `multiline`, otherwise they become spaces. Carriage
+    returns go: a bare CR lets a line overwrite what the operator already read.
     """
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        text = bytes(value).decode("utf-8", errors="replace")
+    else:
+        text = value if isinstance(value, str) else str(value)
+    if text.isascii() and text.isprintable():  # the common case costs one scan
+        return text
     text = _ANSI_RE.sub("", text)
-    out: list[str] = []
-    for ch in text:
-        if ch in "\n\r\t\v\f":
-            out.append(" ")
-        elif ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc":
-            continue
-        else:
-            out.append(ch)
-    return _SPACES_RE.sub(" ", "".join(out)).strip()
+    text = text.replace("\r\n", "\n").replace("\r", "")
+    if not multiline:
+        text = text.replace("\n", " ")
+    text = _CONTROL_RE.sub("", text)
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
+def bound(text: str, limit: int = LINE_LIMIT) -> str:
+    """`text` cut to `limit` characters per line, with a marker saying how many were cut."""
+    if len(text) <= limit:
+        return text
+    if "\n" in text:
+        return "\n".join(bound(line, limit) for line in text.split("\n"))
+    return text[:limit] + truncation_marker(len(text) - limit)
+
+
+def truncation_marker(dropped: int) -> str:
+    return f"… [truncated {dropped:,} chars]"
+
+
+def safe_str(
+    value: object, limit: int = LINE_LIMIT, *, multiline: bool = False, mask: bool = True
+) -> str:
+    """Untrusted text made fit for any plain output: terminal-safe, bounded, masked.
+
+    Masks before the final cut (a cut can never separate a key from its value), and only
+    looks at a bounded prefix of a single line, so a megabyte body costs no more than a
+    long one. `mask=False` only where the operator asked to see a secret (`--reveal`).
+    """
+    text = terminal_safe(value, multiline=multiline)
+    dropped = 0
+    if not multiline and len(text) > 2 * limit + 256:
+        dropped = len(text) - (2 * limit + 256)
+        text = text[: 2 * limit + 256]
+    if mask:
+        text = mask_secrets(text)
+    if dropped:
+        text = text[:limit]
+        return text + truncation_marker(dropped + 2 * limit + 256 - limit)
+    return bound(text, limit)
+
+
+def safe_text(
+    value: object,
+    limit: int = LINE_LIMIT,
+    *,
+    style: str = "",
+    multiline: bool = False,
+    mask: bool = True,
+) -> Text:
+    """`safe_str` as a Rich `Text`: shown literally by Rich and Textual, never parsed as
+    markup, so `[/oops]` cannot crash a view and `[link=...]` cannot become a link."""
+    return Text(safe_str(value, limit, multiline=multiline, mask=mask), style=style)
+
+
+def safe_json(data: Any, limit: int = 20_000) -> Any:
+    """A JSON-ready value with every string (keys too) passed through `safe_str`.
+
+    `json.dumps` escapes C0 controls but not C1 ones or bidi overrides, and masks nothing.
+    """
+    if isinstance(data, str):
+        return safe_str(data, limit, multiline=True)
+    if isinstance(data, dict):
+        return {safe_json(k, limit) if isinstance(k, str) else k: safe_json(v, limit)
+                for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [safe_json(v, limit) for v in data]
+    return data
+
+
+def strip_control(text: str) -> str:
+    """One terminal-safe line with runs of whitespace collapsed; not masked."""
+    return _SPACES_RE.sub(" ", terminal_safe(text).replace("\t", " ")).strip()
 
 
 def sanitize(text: str, limit: int = 500) -> str:
-    """Terminal-safe, secret-masked excerpt of at most `limit` characters.
+    """Terminal-safe, secret-masked one-line excerpt of at most `limit` characters.
 
     Masks before truncating (so a cut can never split a key from its value and leak the
     value), and only looks at a bounded prefix so a megabyte body costs nothing.
@@ -119,6 +211,30 @@ def sanitize(text: str, limit: int = 500) -> str:
     if len(cleaned) <= limit:
         return cleaned
     return cleaned[: limit - 1].rstrip() + "…"
+
+
+def _mask_auth_scheme(m: re.Match[str]) -> str:
+    if not _looks_like_credential(m["scheme"], m["cred"]):
+        return m.group(0)
+    return f"{m['scheme']} {MASK}"
+
+
+def _looks_like_credential(scheme: str, cred: str) -> bool:
+    """A digit or symbol, mixed case, a long run, or base64 of `user:pass` after Basic.
+
+    English words after the scheme ("Basic authentication", "bearer tokens") stay.
+    """
+    if any(not c.isalpha() for c in cred) or len(cred) >= 20:
+        return True
+    if any(c.isupper() for c in cred[1:]):
+        return True
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(cred + "=" * (-len(cred) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return b":" in decoded
+    return False
 
 
 def _mask_url(m: re.Match[str]) -> str:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from console.masking import is_sensitive_key, mask_secrets, sanitize, strip_control
+from console.masking import (
+    is_sensitive_key,
+    mask_secrets,
+    safe_json,
+    safe_str,
+    safe_text,
+    sanitize,
+    strip_control,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +38,12 @@ from console.masking import is_sensitive_key, mask_secrets, sanitize, strip_cont
         ("Authorization: Bearer abc.def-123", "Authorization: ***"),
         ("curl -H 'X-Api-Key: k-123' http://x", "curl -H 'X-Api-Key: ***' http://x"),
         ("status: down, password=x1", "status: down, password=***"),
+        # Bare credentials anywhere in a line, with no `Authorization:` key before them.
+        ("header Bearer abc-123456 failed", "header Bearer *** failed"),
+        ("retry with Basic dXNlcjpwYXNz== now", "retry with Basic *** now"),
+        ("Basic dXNlcjpwYXNz", "Basic ***"),  # user:pass, no padding, no digit
+        ("sent bearer AbCdEfGhIj", "sent bearer ***"),
+        ("token=x; Token abc123def", "token=***; Token ***"),
     ],
 )
 def test_secrets_are_masked(text: str, masked: str) -> None:
@@ -49,6 +63,8 @@ def test_bare_jwt_is_masked() -> None:
         "REDIS_PASSWORD=$REDIS_PASSWORD",
         "5 passed, 1 skipped in 2.1s",
         "Basic authentication required",
+        "Basic Authentication failed",
+        "bearer tokens expire after 5 minutes",
         'duplicate key value violates unique constraint "users_pkey"',
         "http://vextrus-auth:3001/api/v1/health",
         "started at 12:30:01",
@@ -84,3 +100,40 @@ def test_sanitize_masks_then_cuts() -> None:
     long = sanitize("x" * 2000, limit=100)
     assert len(long) == 100 and long.endswith("…")
     assert sanitize("") == ""
+
+
+# --- the boundary: safe_str / safe_text / safe_json -------------------------------------
+
+
+def test_safe_str_drops_escapes_and_controls_and_masks() -> None:
+    hostile = ("a\x1b]0;title\x07b\x1b[2Jc\x1b]52;c;aGk=\x07d\x1b]8;;http://x\x1b\\e"
+               "\x00\x07\x9b\r f password=hunter2")
+    assert safe_str(hostile) == "abcde f password=***"
+
+
+def test_safe_str_replaces_invalid_utf8_and_lone_surrogates() -> None:
+    assert safe_str(b"ok \xff done") == "ok \ufffd done"
+    assert safe_str("ok \udcff done") == "ok \ufffd done"
+
+
+def test_safe_str_bounds_a_100k_line_and_masks_before_the_cut() -> None:
+    out = safe_str("token=abcdefghijklmnop " + "x" * 100_000, limit=100)
+    assert out.startswith("token=*** xxx")
+    assert out.endswith("chars]") and len(out) < 130
+    assert "abcdefgh" not in out
+
+
+def test_safe_str_multiline_keeps_lines_and_bounds_each() -> None:
+    assert safe_str("one\r\ntwo\x1b[31m\nthree", multiline=True) == "one\ntwo\nthree"
+    assert safe_str("a\nb") == "a b"
+
+
+def test_safe_text_is_never_markup() -> None:
+    text = safe_text("[/oops] [link=http://x]y[/link] [bold]b[/bold]")
+    assert text.plain == "[/oops] [link=http://x]y[/link] [bold]b[/bold]"
+    assert not text.spans
+
+
+def test_safe_json_walks_keys_and_values() -> None:
+    doc = safe_json({"id\x1b[2J": ["x\x9b1", {"why": "password=hunter2"}], "n": 3})
+    assert doc == {"id": ["x1", {"why": "password=***"}], "n": 3}
