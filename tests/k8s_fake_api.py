@@ -102,6 +102,9 @@ class FakeKubeAPI:
         # image -> the kubelet's waiting reason for it (ErrImagePull, ImagePullBackOff,
         # InvalidImageName): the pods it makes for such an image never become ready
         self.unpullable: dict[str, str] = {}
+        # metrics.k8s.io (metrics-server): pod -> container -> (cpu, memory) quantities;
+        # None: the cluster has no metrics API and answers 404, as one without metrics-server
+        self.pod_metrics: dict[str, dict[str, tuple[str, str]]] | None = None
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -360,6 +363,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path, query, _ = self._record()
+        if path == f"/apis/metrics.k8s.io/v1beta1/namespaces/{self.fake.namespace}/pods" \
+                and self.fake.pod_metrics is not None:
+            self._send_json(200, _pod_metrics_list(self.fake))
+            return
         route = self._route(path)
         if route is None:
             self._status(404, "NotFound", "the server could not find the requested resource")
@@ -700,3 +707,18 @@ def hpa(target: str, current: int, desired: int, low: int, high: int, cpu_now: i
                                                   "averageValue": "350m"}}}],
                    "conditions": conditions},
     }
+
+
+def _pod_metrics_list(fake: FakeKubeAPI) -> dict:
+    """A PodMetricsList as metrics-server serves it: only pods that exist now."""
+    with fake.lock:
+        pods = dict(fake.objects["Pod"])
+        metrics = dict(fake.pod_metrics or {})
+    items = [{"metadata": {"name": name, "namespace": fake.namespace,
+                           "labels": (pods[name].get("metadata") or {}).get("labels", {})},
+              "timestamp": stamp(datetime.now(UTC)), "window": "15s",
+              "containers": [{"name": c, "usage": {"cpu": cpu, "memory": memory}}
+                             for c, (cpu, memory) in containers.items()]}
+             for name, containers in metrics.items() if name in pods]
+    return {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {}, "items": items}

@@ -9,6 +9,7 @@ the labels Docker Compose puts on them, so the console works with stacks it did 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -35,6 +36,7 @@ from console.runtime.base import (
     StreamStatus,
 )
 from console.runtime.docker_wire import EngineReader, EngineRefused
+from console.runtime.usage import UsageReport
 
 if TYPE_CHECKING:  # docker-py (with requests) costs ~0.15 s to import: only when needed
     import docker
@@ -456,8 +458,31 @@ class DockerRuntime:
         feed.stop()
         self._feeds.discard(feed)
 
+    async def usage(self, services: Sequence[Service]) -> UsageReport:
+        """Resource figures of the running containers (console.runtime.docker_stats)."""
+        from console.runtime.docker_stats import usage_of
+
+        return await usage_of(self, services)
+
+    async def describe(self, service: Service) -> list[tuple[str, str]]:
+        """`docker inspect` of each of the service's containers, as the daemon has it."""
+        def run(client: docker.DockerClient) -> list[tuple[str, str]]:
+            rows = self._require_rows(client, service, "describe")
+            return [(str((row.get("Names") or [row["Id"]])[0]).lstrip("/"),
+                     json.dumps(client.api.inspect_container(row["Id"]), indent=2))
+                    for row in rows]
+
+        return await self._call(run)
+
+    async def kill(self, service: Service) -> None:
+        """SIGKILL now (`docker kill`): for a container that ignores a stop."""
+        await self._act(service, "kill", lambda c, cid: c.api.kill(cid))
+
     async def close(self) -> None:
         """Stop the stream threads, then close the client's connections."""
+        from console.runtime.docker_stats import close_usage
+
+        close_usage(self)
         for feed in list(self._feeds):
             self._close_feed(feed)
         with self._client_lock:

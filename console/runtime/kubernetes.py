@@ -44,6 +44,7 @@ from console.runtime.kubernetes_mapping import (
     restart_times,
 )
 from console.runtime.kubernetes_watch import WATCH_TIMEOUT_S, Informer, wait_synced
+from console.runtime.usage import UsageReport
 
 T = TypeVar("T")
 
@@ -397,6 +398,30 @@ class KubernetesRuntime:
         async for line in merged_logs(http, self.path, service.name, pods, tail, follow,
                                       previous, self._describe):
             yield line
+
+    async def usage(self, services: Sequence[Service]) -> UsageReport:
+        """CPU and memory from the metrics API (console.runtime.kubernetes_metrics)."""
+        from console.runtime.kubernetes_metrics import sample_metrics
+
+        return await asyncio.to_thread(sample_metrics, self, services)
+
+    async def describe(self, service: Service) -> list[tuple[str, str]]:
+        """The workload's and its pods' YAML as the API server has them."""
+        from console.runtime.kubernetes_metrics import describe_objects
+
+        await self.list_states([service])
+        return await self._call(lambda _http: describe_objects(self, service))
+
+    async def shell_target(self, service: Service) -> tuple[str, str]:
+        """(pod, container) for an interactive shell: a running pod of the workload."""
+        from console.runtime.kubernetes_streams import pick_pod
+
+        found = await self._workload(service, "open a shell in")
+        pod = pick_pod(found.pods)
+        if pod is None:
+            raise KubernetesActionError(f"{service.name}: no running pod to open a shell in")
+        containers = [str(c.get("name")) for c in d(pod, "spec").get("containers") or []]
+        return name_of(pod), containers[0] if containers else ""
 
     def pods(self, service: Service) -> list[str]:
         """Pod names of the service's workload, from the store (for pickers and the CLI)."""
