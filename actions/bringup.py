@@ -236,6 +236,7 @@ class BringUp:
     async def _start_and_wait(self, name: str) -> WaitOutcome:
         service = self.stack.service(name)
         try:
+            self.monitor.note_operator_start(name, "start")
             await self.runtime.start(service)
         except Exception as exc:  # the runtime's words are the diagnosis
             status = (self.waiter.latest or await self.waiter.fresh()).get(name)

@@ -71,6 +71,7 @@ class Restart:
                     await self.runtime.stop(self.stack.service(name), self.stop_timeout)
                     yield Progress("ok", name, "stopped")
             cancel.check()
+            self.monitor.note_operator_start(self.target, "restart")
             await self.runtime.restart(self.stack.service(self.target), self.stop_timeout)
             yield Progress("ok", self.target, "restarted")
             outcome = await self.waiter.wait_up(self.target, self.timeout)
@@ -81,6 +82,7 @@ class Restart:
             for layer in layers:
                 for name in layer:
                     cancel.check()
+                    self.monitor.note_operator_start(name, "start")
                     await self.runtime.start(self.stack.service(name))
                     got = await self.waiter.wait_up(name, self.timeout)
                     if got.ok:

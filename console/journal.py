@@ -59,7 +59,7 @@ def default_state_dir() -> Path:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # transition | event | action
+    kind: str  # transition | event | action | operator (a (re)start the console asked for)
     service: str
     text: str
     old_state: str = ""
@@ -145,6 +145,19 @@ class Journal:
             TimelineEntry(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4], r[5])
             for r in reversed(rows)
         ]
+
+    def operator_starts(self, since: datetime) -> dict[str, list[datetime]]:
+        """Per service, when the console was asked to (re)start it (kind `operator`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, at FROM entries WHERE stack=? AND kind='operator' AND at >= ?"
+                " ORDER BY at",
+                (self.stack, since.isoformat()),
+            ).fetchall()
+        out: dict[str, list[datetime]] = {}
+        for service, at in rows:
+            out.setdefault(service, []).append(datetime.fromisoformat(at))
+        return out
 
     # --- bring-up progress (for --resume and start-up times) ------------------------------
 

@@ -5,6 +5,13 @@ probe start together; an http check the host cannot answer quickly is also asked
 its running container, at the same time (to tell port forwarding from a dead service), so
 even hanging services cost one probe timeout.
 Headless: the CLI's `status` and the console's refresh worker both call `refresh()`.
+
+The monitor also keeps the engine's `History`: the last published states, how many full
+probe rounds in a row each service failed (hysteresis: one lost probe does not flip a
+service), and the (re)starts the console or the operator asked for (journaled, so a
+restart from another process counts too), which never count toward a restart loop.
+A read-only monitor (`record_transitions=False`: `status`, `report`) reads the journal but
+never writes into it.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.status import evaluate
+from console.status import RESTART_LOOP_WINDOW, History, evaluate
 from console.status_types import StackStatus
 
 # An http host probe that has not answered after this long is also asked inside.
@@ -47,11 +54,15 @@ class Monitor:
         runtime: Runtime | None,
         journal: Journal | None = None,
         clock: Callable[[], datetime] = now_utc,
+        record_transitions: bool = True,
     ) -> None:
         self.stack = stack
         self.runtime = runtime
         self.journal = journal
         self.clock = clock
+        self.record_transitions = record_transitions
+        self._failed_rounds: dict[str, int] = {}
+        self._asked_starts: dict[str, list[datetime]] = {}  # when no journal keeps them
         self.last: StackStatus | None = None
         self._lock = asyncio.Lock()
         self._states_lock = asyncio.Lock()
@@ -76,6 +87,7 @@ class Monitor:
             for name, result in (pair for batch in batches for pair in batch):
                 probes.setdefault(name, []).append(result)
             self._probes = probes
+            self._count_failed_rounds(probes)
             if self._states_seq == seq:
                 self._keep_states(listed)
             return self._publish(started)
@@ -106,11 +118,42 @@ class Monitor:
             self.clock(),
             runtime_error=error,
             runtime_name=self.runtime.name if self.runtime else "none",
+            history=self._history(),
         )
         status = replace(status, refresh_ms=(time.perf_counter() - started) * 1000)
         self._journal_transitions(status)
         self.last = status
         return status
+
+    def note_operator_start(self, service: str, verb: str = "restart") -> None:
+        """Say that the console is about to (re)start `service` on someone's request.
+
+        Called right before the runtime call; journaled (kind `operator`) so that every
+        console and headless command sees it, and kept here when there is no journal.
+        The engine never counts the restart it explains toward a restart loop.
+        """
+        at = self.clock()
+        if self.journal is not None:
+            self.journal.record("operator", service, f"{verb} asked by the console", at)
+        else:
+            self._asked_starts.setdefault(service, []).append(at)
+
+    def _history(self) -> History:
+        previous = {s.name: s.state for s in self.last.services} if self.last else {}
+        return History(previous, dict(self._failed_rounds), self._operator_starts())
+
+    def _operator_starts(self) -> dict[str, list[datetime]]:
+        since = self.clock() - RESTART_LOOP_WINDOW
+        if self.journal is not None:
+            return self.journal.operator_starts(since)
+        return {n: [t for t in ts if t >= since] for n, ts in self._asked_starts.items()}
+
+    def _count_failed_rounds(self, probes: dict[str, list[ProbeResult]]) -> None:
+        """One more failed round for each service with a failing probe; others back to 0."""
+        for service in self.stack.services:
+            failed = any(not r.ok for r in probes.get(service.name, ()))
+            self._failed_rounds[service.name] = (
+                self._failed_rounds.get(service.name, 0) + 1 if failed else 0)
 
     async def events(self) -> AsyncIterator[RuntimeEvent | StreamStatus]:
         """The runtime's push updates, journaled on the way through."""
@@ -180,7 +223,7 @@ class Monitor:
         return await _run_all(plan, self.runtime)
 
     def _journal_transitions(self, status: StackStatus) -> None:
-        if not self.journal or status.runtime_error:
+        if not self.journal or not self.record_transitions or status.runtime_error:
             return
         rows = [(s.name, s.state.value, "; ".join(s.issues)) for s in status.services]
         self.journal.record_transitions(rows, at=status.taken_at)

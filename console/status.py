@@ -1,25 +1,42 @@
 """The status engine: runtime facts + probe results -> per-service state, issues in words.
 
-Pure functions, no I/O: `evaluate()` is given what the runtime and the probes said and
-decides, so every rule here is unit-testable with plain data. `console.monitor` gathers the
-facts (concurrently) and calls it.
+Pure functions, no I/O: `evaluate()` is given what the runtime and the probes said (and,
+from the monitor, a little `History` of earlier refreshes) and decides, so every rule here
+is unit-testable with plain data. `console.monitor` gathers the facts and calls it.
 
 Rules, in the order they apply to one service:
 1. Runtime unreachable -> unknown. No container -> not started (unless its host checks
    answer: then something outside the runtime serves it, and it is judged by its probes).
-2. Exited/dead -> exited with code; 3+ (re)starts in 5 minutes -> restart loop.
-3. Running: host checks decide. An http/tcp check the host cannot reach but that answers
+2. Restarts: a restart is a start after the service's first one (the runtime reports only
+   those). Restarts that the console or the operator made (journaled, `History.
+   operator_starts`: each explains one restart up to OPERATOR_MATCH after it was asked for)
+   never count. RESTART_LOOP_COUNT (3) or more counted restarts within RESTART_LOOP_WINDOW
+   (5 min) -> restart loop, with these exceptions:
+   - a running service whose own probes pass and whose last start is LOOP_SETTLE (30 s) or
+     more ago has left the loop: operational, with a "recent restarts" note;
+   - the same, up for less than LOOP_SETTLE -> starting ("recovering"), a transient state
+     a bring-up waits on rather than fails on.
+3. Exited/dead -> exited with code. `restarting` (the runtime is about to start it again)
+   and a Docker health check still `starting` with failing probes -> starting (transient).
+4. Running: host checks decide. An http/tcp check the host cannot reach but that answers
    inside the container is a port-forwarding fault, not a dead service. No checks and no
    Docker healthcheck -> "no health endpoint" (running, but not verified: not operational).
-4. Dependencies: a service whose dependencies are not operational is blocked, with the
-   chain to the root cause. A failing service whose dependencies are fine is a root cause;
-   its transitive dependents are its blast radius.
+5. Hysteresis: a service that was operational is called unhealthy or unreachable by its
+   probes only after FAIL_AFTER (2) consecutive probe rounds failed
+   (`History.failed_rounds`); until then it stays operational with the failed probe as a
+   note. Runtime facts (exited, restart loop, not started) apply at once. Without history
+   (the first refresh, a one-shot `status`) a failing probe counts at once.
+6. Dependencies: a service whose dependencies are not operational is blocked, with the
+   chain to the root cause; the chain stops at the first failing service whose own
+   dependencies are met (a healthy service is never in it). A failing service whose
+   dependencies are fine is a root cause; its transitive dependents, each once and in
+   stack order, are its blast radius (`blast_radius()`: the same list everywhere).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from console.model import Service, Stack, dependents_map, transitive
@@ -30,7 +47,28 @@ from console.status_workload import judge_workload, workload_notes
 
 RESTART_LOOP_COUNT = 3
 RESTART_LOOP_WINDOW = timedelta(minutes=5)
+LOOP_SETTLE = timedelta(seconds=30)  # up and passing this long ends a restart loop
+OPERATOR_MATCH = timedelta(seconds=30)  # a journaled restart explains a start this soon after
+FAIL_AFTER = 2  # consecutive failed probe rounds before an operational service fails
+_PROBE_FAILURES = {State.UNHEALTHY, State.UNREACHABLE}
 _FAILING_BASES = {State.RESTART_LOOP, State.EXITED, State.UNHEALTHY, State.UNREACHABLE}
+
+
+@dataclass(frozen=True)
+class History:
+    """What the engine may know of earlier refreshes (kept by the monitor).
+
+    previous: each service's state in the last published snapshot.
+    failed_rounds: consecutive full probe rounds in which a probe of the service failed.
+    operator_starts: when the console or the operator (re)started each service (journaled).
+    """
+
+    previous: Mapping[str, State] = field(default_factory=dict)
+    failed_rounds: Mapping[str, int] = field(default_factory=dict)
+    operator_starts: Mapping[str, Sequence[datetime]] = field(default_factory=dict)
+
+
+NO_HISTORY = History()
 
 
 @dataclass(frozen=True)
@@ -53,10 +91,13 @@ def evaluate(
     now: datetime,
     runtime_error: str = "",
     runtime_name: str = "docker",
+    history: History = NO_HISTORY,
 ) -> StackStatus:
     """Decide every service's status from the facts gathered in one refresh."""
     bases = {
-        s.name: _judge(s, states.get(s.name), probes.get(s.name, ()), now, runtime_error)
+        s.name: _settled(
+            _judge(s, states.get(s.name), probes.get(s.name, ()), now, runtime_error, history),
+            s.name, history)
         for s in stack.services
     }
     reverse = dependents_map(stack.services)
@@ -74,6 +115,18 @@ def evaluate(
     )
 
 
+def blast_radius(
+    stack: Stack, name: str, reverse: Mapping[str, list[str]] | None = None
+) -> tuple[str, ...]:
+    """Everything that depends on `name`, directly or not: each service once, stack order.
+
+    The one definition the engine, the restart confirmation and the screens share.
+    """
+    found = set(transitive(name, reverse if reverse is not None
+                           else dependents_map(stack.services)))
+    return tuple(n for n in stack.names() if n in found)
+
+
 # --- one service on its own -------------------------------------------------------------
 
 
@@ -83,6 +136,7 @@ def _judge(
     results: Sequence[ProbeResult],
     now: datetime,
     runtime_error: str,
+    history: History = NO_HISTORY,
 ) -> _Base:
     host = [r for r in results if r.where == "host"]
     if runtime_error:
@@ -94,9 +148,17 @@ def _judge(
     if container.workload is not None and (verdict := judge_workload(container.workload)):
         return _Base(verdict.state, verdict.health, verdict.issues,
                      restart_loop=verdict.restart_loop, stuck=verdict.stuck)
-    loop = _restart_loop(container, now)
-    if loop:
-        return _Base(State.RESTART_LOOP, "unhealthy", (loop,), restart_loop=True)
+    own = _judge_own(service, container, results)
+    restarts = counted_restarts(container, history.operator_starts.get(service.name, ()), now)
+    if len(restarts) < RESTART_LOOP_COUNT:
+        return own
+    return _judge_loop(container, own, restarts, now)
+
+
+def _judge_own(
+    service: Service, container: ContainerState, results: Sequence[ProbeResult]
+) -> _Base:
+    """A present container judged by its runtime state and probes, restarts aside."""
     if container.state in ("exited", "dead"):
         return _Base(State.EXITED, "unknown", (_exit_text(container),))
     if container.state == "created":
@@ -105,11 +167,47 @@ def _judge(
         return _Base(State.STARTING, "unknown", (f"restarting ({container.restart_count} so far)",))
     if container.state == "paused":
         return _Base(State.DEGRADED, "unknown", ("paused",))
+    host = [r for r in results if r.where == "host"]
     inside = [r for r in results if r.where == "inside"]
     base = _judge_running(service, container, host, inside)
     if container.workload is not None:
         base = replace(base, issues=base.issues + workload_notes(container.workload))
     return base
+
+
+def _judge_loop(
+    container: ContainerState, own: _Base, restarts: Sequence[datetime], now: datetime
+) -> _Base:
+    """Enough restarts for a loop: a loop, unless the service is up and passing again."""
+    up_for = _uptime(container, now)
+    words = _restarts_words(restarts, now)
+    if own.state is State.OPERATIONAL and up_for is not None:
+        if up_for >= LOOP_SETTLE.total_seconds():
+            return replace(own, issues=(*own.issues, f"recent restarts: {words}"))
+        settle = LOOP_SETTLE.total_seconds()
+        text = (f"recovering: passing for {up_for:.0f}s after {words}; "
+                f"the restart loop ends at {settle:.0f}s")
+        return replace(own, state=State.STARTING, issues=(text,))
+    text = f"restart loop: {words}"
+    if container.exit_code not in (None, 0):
+        text += f", last exit code {container.exit_code}"
+    return _Base(State.RESTART_LOOP, "unhealthy", (text,), restart_loop=True)
+
+
+def _settled(base: _Base, name: str, history: History) -> _Base:
+    """Hysteresis: an operational service fails by its probes only FAIL_AFTER rounds in a row.
+
+    One slow or lost probe (a loaded machine, a forwarded port that hiccups) must not flip
+    the matrix, the readiness and the journal back and forth.
+    """
+    if base.state not in _PROBE_FAILURES or history.previous.get(name) is not State.OPERATIONAL:
+        return base
+    rounds = history.failed_rounds.get(name, FAIL_AFTER)
+    if rounds >= FAIL_AFTER:
+        return base
+    said = base.issues[0] if base.issues else base.state.value
+    note = f"probe failed {rounds} of {FAIL_AFTER} times in a row before it counts: {said}"
+    return _Base(State.OPERATIONAL, "healthy", (note,), base.reachable_host, base.reachable_inside)
 
 
 def _judge_running(
@@ -178,16 +276,28 @@ def _probe_failure_text(result: ProbeResult) -> str:
     return f"unhealthy: {result.check.describe()}{where}: {detail}"
 
 
-def _restart_loop(container: ContainerState, now: datetime) -> str:
-    """Words for a restart loop (3+ starts within 5 minutes), or '' when there is none."""
-    recent = [t for t in container.recent_restarts if now - t <= RESTART_LOOP_WINDOW]
-    if len(recent) >= RESTART_LOOP_COUNT:
-        minutes = max(1, round((now - min(recent)).total_seconds() / 60))
-        text = f"restart loop: {len(recent)} restarts in {minutes} min"
-        if container.exit_code not in (None, 0):
-            text += f", last exit code {container.exit_code}"
-        return text
-    return ""
+def counted_restarts(
+    container: ContainerState, operator_starts: Sequence[datetime], now: datetime
+) -> list[datetime]:
+    """Restarts within the loop window that nobody asked for.
+
+    Each journaled operator or console (re)start explains the first restart at or after
+    the moment it was asked for (a second of clock slack), up to OPERATOR_MATCH later.
+    """
+    recent = sorted(t for t in container.recent_restarts if now - t <= RESTART_LOOP_WINDOW)
+    slack = timedelta(seconds=1)
+    for asked in sorted(operator_starts):
+        for t in recent:
+            if asked - slack <= t <= asked + OPERATOR_MATCH:
+                recent.remove(t)
+                break
+    return recent
+
+
+def _restarts_words(restarts: Sequence[datetime], now: datetime) -> str:
+    """`3 restarts in 2 min`."""
+    minutes = max(1, round((now - min(restarts)).total_seconds() / 60))
+    return f"{len(restarts)} restarts in {minutes} min"
 
 
 def _exit_text(container: ContainerState) -> str:
@@ -250,7 +360,7 @@ def _with_dependencies(
         depends_on=service.depends_on,
         root_cause=root,
         blocked_by=chain,
-        blast_radius=tuple(transitive(service.name, reverse)) if failing else (),
+        blast_radius=blast_radius(stack, service.name, reverse) if failing else (),
     )
 
 

@@ -565,7 +565,6 @@ class LocalRuntime:
             proc.popen, proc.pgid = popen, popen.pid
             proc.state, proc.started_at, proc.started_mono = "running", now, time.monotonic()
             proc.exit_code, proc.error, proc.kill_due = None, "", None
-            proc.recent.append(now)
             proc.partial = {"stdout": bytearray(), "stderr": bytearray()}
         for stream_name, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
             assert pipe is not None
@@ -677,6 +676,8 @@ class LocalRuntime:
                     proc.restart_due = time.monotonic() + proc.backoff
                     proc.backoff = min(proc.backoff * 2, self.backoff_max)
                 continue
+            with self._lock:  # a restart; the start the operator asked for is not one
+                proc.recent.append(proc.started_at or datetime.now(UTC))
             self._emit(proc.name, "restart", restartCount=str(proc.restart_count))
 
     def _do_stop(self, name: str, timeout: float, fut: Future[None]) -> None:
