@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_demo
 
     cli_demo.add_parser(sub, _add_common)
+    from console import cli_load
+
+    cli_load.add_parsers(sub, _add_common)
     return parser
 
 
@@ -181,6 +184,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_workflows
 
         return cli_workflows.run(args, ctx)
+    if args.command in ("load", "drill"):
+        from console import cli_load
+
+        return cli_load.run(args, ctx)
     build_app(ctx).run()
     return EXIT_OK
 

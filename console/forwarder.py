@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import random
 import shutil
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -302,12 +303,47 @@ class ForwarderStats:
     errors: int = 0
     last_error: str = ""
     running: bool = False
+    dropped: int = 0  # connections closed on purpose by an injected fault
     label: str = ""
 
     def line(self) -> str:
         return (f"{self.listen} -> {self.target}  connections {self.connections_active} active"
                 f" / {self.connections_total} total  bytes in {self.bytes_in} out {self.bytes_out}"
                 + (f"  last error: {self.last_error}" if self.last_error else ""))
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Injected trouble for a latency drill: each client->target chunk waits `delay` ±
+    `jitter` seconds, and a `drop_rate` share of new connections is closed at once.
+
+    A request on a keep-alive connection is one chunk, so every request pays the delay.
+    """
+
+    delay: float = 0.0
+    jitter: float = 0.0
+    drop_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.delay <= 60:
+            raise ForwarderError(f"delay: {self.delay:g}s is out of range (0-60 s)")
+        if not 0 <= self.jitter <= self.delay:
+            raise ForwarderError(f"jitter: {self.jitter:g}s must be between 0 and the delay")
+        if not 0 <= self.drop_rate <= 1:
+            raise ForwarderError(f"drop rate: {self.drop_rate:g} is out of range (0-1)")
+
+    def pause(self, rng: random.Random) -> float:
+        if not self.jitter:
+            return self.delay
+        return max(0.0, self.delay + rng.uniform(-self.jitter, self.jitter))
+
+    def describe(self) -> str:
+        parts = [f"delay {self.delay * 1000:g} ms"]
+        if self.jitter:
+            parts.append(f"jitter ±{self.jitter * 1000:g} ms")
+        if self.drop_rate:
+            parts.append(f"drop {self.drop_rate:.0%}")
+        return ", ".join(parts)
 
 
 @dataclass
@@ -319,7 +355,9 @@ class Forwarder:
     target: Target
     label: str = ""
     local: tuple[str, ...] | None = None  # this machine's addresses (tests); None: read them
+    fault: Fault | None = None  # a drill's injected delay and drops; None: a clean pipe
     stats: ForwarderStats = field(init=False)
+    _rng: random.Random = field(default_factory=random.Random, init=False, repr=False)
     _server: asyncio.Server | None = field(default=None, init=False, repr=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
@@ -374,7 +412,17 @@ class Forwarder:
         if exc is not None:
             self._error(_reason(exc))
 
+    def _pause(self) -> float:
+        """Seconds the next client->target chunk waits (0 without a fault)."""
+        fault = self.fault
+        return fault.pause(self._rng) if fault is not None else 0.0
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        fault = self.fault
+        if fault is not None and fault.drop_rate and self._rng.random() < fault.drop_rate:
+            self.stats.dropped += 1
+            await _close(writer)
+            return
         try:
             channel = await self.target.open()
         except (OSError, TimeoutError, ForwarderError) as exc:
@@ -383,7 +431,7 @@ class Forwarder:
             return
         error, force = "", True
         try:
-            await _bridge(reader, writer, channel, self.stats)
+            await _bridge(reader, writer, channel, self.stats, self._pause)
             force = False
         except (OSError, asyncio.IncompleteReadError) as exc:
             error = _reason(exc)
@@ -418,6 +466,7 @@ async def _bridge(
     writer: asyncio.StreamWriter,
     channel: Channel,
     stats: ForwarderStats,
+    pause: Callable[[], float] | None = None,
 ) -> None:
     """Both directions at once; each ends with a half-close of its destination.
 
@@ -430,7 +479,7 @@ async def _bridge(
     def count_out(n: int) -> None:
         stats.bytes_out += n
 
-    up = asyncio.ensure_future(_pump(reader, channel.writer, count_in))
+    up = asyncio.ensure_future(_pump(reader, channel.writer, count_in, pause))
     down = asyncio.ensure_future(_pump(channel.reader, writer, count_out))
     try:
         done, pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_EXCEPTION)
@@ -446,9 +495,12 @@ async def _bridge(
 
 
 async def _pump(
-    source: asyncio.StreamReader, sink: asyncio.StreamWriter, count: _Counter
+    source: asyncio.StreamReader, sink: asyncio.StreamWriter, count: _Counter,
+    pause: Callable[[], float] | None = None,
 ) -> None:
     while data := await source.read(CHUNK):
+        if pause is not None and (wait := pause()) > 0:
+            await asyncio.sleep(wait)
         sink.write(data)
         count(len(data))
         await sink.drain()
