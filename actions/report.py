@@ -3,7 +3,8 @@
 Seed 002 is a Markdown file with a status matrix, a readiness figure, a list of issues and
 what was done about them. `build_report` writes the same document from one refresh and the
 journal: matrix, readiness, root causes with their blast radius, recent actions and start-up
-times. Everything passes through `mask_secrets`, so a pasted report leaks nothing.
+times. Everything passes through the untrusted-text boundary (`safe_str`): a pasted report
+leaks no secret and carries no terminal escape.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 from console.export import status_to_markdown
 from console.journal import TimelineEntry
-from console.masking import mask_secrets
+from console.masking import safe_str
 from console.status_types import StackStatus
 
 
@@ -25,19 +26,19 @@ def build_report(
 ) -> str:
     """The whole document; pure, so a test can pin its every line."""
     parts = [
-        f"# {status.stack_name.title()} stack report",
+        f"# {safe_str(status.stack_name).title()} stack report",
         "",
         f"Generated: {generated_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()
         + f" · runtime {status.runtime_name}",
         "",
     ]
     if status.runtime_error:
-        parts += [f"> Runtime unreachable: {status.runtime_error}", ""]
+        parts += [f"> Runtime unreachable: {safe_str(status.runtime_error)}", ""]
     parts += ["## Current Service Status Matrix", "", status_to_markdown(status).rstrip(), ""]
     parts += _issues(status)
     parts += _actions(actions)
     parts += _startup(startup_times)
-    return mask_secrets("\n".join(parts).rstrip() + "\n")
+    return safe_str("\n".join(parts).rstrip() + "\n", multiline=True)
 
 
 def _issues(status: StackStatus) -> list[str]:
@@ -48,12 +49,12 @@ def _issues(status: StackStatus) -> list[str]:
                      if status.operational < status.total else "None: all operational.")
     for s in roots:
         radius = ", ".join(s.blast_radius) if s.blast_radius else "nothing else"
-        lines.append(f"- **{s.name}**: {'; '.join(s.issues) or s.state.value} "
-                     f"(blast radius: {radius})")
+        issues = safe_str("; ".join(s.issues) or s.state.value)
+        lines.append(f"- **{safe_str(s.name)}**: {issues} (blast radius: {safe_str(radius)})")
     blocked = [s for s in status.services if s.blocked_by]
     if blocked:
         lines += ["", "## Blocked", ""]
-        lines += [f"- {s.name}: blocked by {' <- '.join(s.blocked_by)}" for s in blocked]
+        lines += [safe_str(f"- {s.name}: blocked by {' <- '.join(s.blocked_by)}") for s in blocked]
     return [*lines, ""]
 
 
@@ -63,8 +64,8 @@ def _actions(actions: Sequence[TimelineEntry]) -> list[str]:
         return [*lines, "None recorded.", ""]
     lines += ["| When | Target | What |", "|------|--------|------|"]
     for entry in actions:
-        text = entry.text.replace("|", "\\|")
-        lines.append(f"| {entry.at:%Y-%m-%d %H:%M:%S} | {entry.service} | {text} |")
+        text, target = (safe_str(t).replace("|", "\\|") for t in (entry.text, entry.service))
+        lines.append(f"| {entry.at:%Y-%m-%d %H:%M:%S} | {target} | {text} |")
     return [*lines, ""]
 
 
@@ -74,5 +75,6 @@ def _startup(times: Mapping[str, float]) -> list[str]:
         return [*lines, "None recorded (run `vextrus-console bringup`).", ""]
     lines += ["| Service | Seconds to healthy |", "|---------|-------------------:|"]
     for name, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {name} | {seconds:.1f} |")
+        cell = safe_str(name).replace("|", "\\|")
+        lines.append(f"| {cell} | {seconds:.1f} |")
     return [*lines, ""]

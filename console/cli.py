@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from console.factory import RUNTIMES, AppContext, ConfigError, Options, build_app, build_context
+from console.masking import echo
 from console.stackfile import StackFileError
 
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
@@ -137,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except (StackFileError, ConfigError) as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -196,7 +197,7 @@ def _validate(ctx: AppContext) -> int:
     stack = ctx.stack
     tiers = ", ".join(f"{t} {sum(1 for s in stack.services if s.tier == t)}"
                       for t in stack.tier_order())
-    print(f"{stack.source}: ok: {len(stack.services)} services ({tiers})")
+    echo(f"{stack.source}: ok: {len(stack.services)} services ({tiers})")
     return EXIT_OK
 
 
@@ -207,7 +208,7 @@ def _import_compose(args: argparse.Namespace) -> int:
     text = import_compose(args.compose_file)
     if args.output:
         write_text_atomic(Path(args.output), text)
-        print(f"wrote {args.output}", file=sys.stderr)
+        echo(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK

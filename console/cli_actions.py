@@ -17,6 +17,7 @@ from actions.base import ActionError, CancelToken, Progress, ReadOnlyRefused, ex
 from actions.bringup import BringUp, Decision, Diagnosis
 from actions.restart import PauseRestarts, Restart
 from console.factory import AppContext
+from console.masking import echo
 
 AddCommon = Callable[[argparse.ArgumentParser, bool], None]
 
@@ -60,26 +61,26 @@ def _add_confirm(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
     if ctx.runtime is None:
-        print(f"vextrus-console {args.command}: needs a runtime (not --runtime none)",
-              file=sys.stderr)
+        echo(f"vextrus-console {args.command}: needs a runtime (not --runtime none)",
+              file=sys.stderr, mask=False)
         return 2
     try:
         action = _build(args, ctx)
     except ActionError as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return 2
-    print(f"{action.name} {action.target}: plan")
+    echo(f"{action.name} {action.target}: plan")
     for step in action.plan():
-        print(f"  - {step.title}" + (f"  [{step.detail}]" if step.detail else ""))
+        echo(f"  - {step.title}" + (f"  [{step.detail}]" if step.detail else ""))
     if isinstance(action, Restart):
         radius = action.blast_radius()
-        print(f"  blast radius: {', '.join(radius) if radius else 'none'}")
+        echo(f"  blast radius: {', '.join(radius) if radius else 'none'}")
     if args.dry_run:
         return 0
     from console.cli_k8s import confirm_write, refusal
 
     if ctx.read_only:
-        print(f"vextrus-console: {refusal(ctx, action.name)}", file=sys.stderr)
+        echo(f"vextrus-console: {refusal(ctx, action.name)}", file=sys.stderr, mask=False)
         return 2
     if not confirm_write(ctx, args, f"{action.name} {action.target}?"):
         return 2
@@ -102,7 +103,7 @@ def _build(args: argparse.Namespace, ctx: AppContext) -> BringUp | Restart | Pau
 def _decider(policy: str) -> Callable[[Diagnosis], Awaitable[Decision]]:
     async def decide(diagnosis: Diagnosis) -> Decision:
         for line in diagnosis.lines():
-            print(line)
+            echo(line)
         if policy in ("abort", "skip"):
             return policy  # type: ignore[return-value]
         if not sys.stdin.isatty():
@@ -118,13 +119,13 @@ async def _execute(action: BringUp | Restart | PauseRestarts, ctx: AppContext) -
     failed = False
     try:
         async for event in execute(action, cancel, ctx.journal, ctx.read_only):
-            print(event.line(), flush=True)
+            echo(event.line(), flush=True)
             failed = failed or event.kind == "failed"
     except ReadOnlyRefused as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return 2
     except ActionError as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return 1
     finally:
         assert ctx.runtime is not None
@@ -133,4 +134,4 @@ async def _execute(action: BringUp | Restart | PauseRestarts, ctx: AppContext) -
 
 
 def print_progress(event: Progress) -> None:
-    print(event.line(), flush=True)
+    echo(event.line(), flush=True)

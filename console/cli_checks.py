@@ -17,6 +17,7 @@ from actions.base import CancelToken, execute
 from actions.preflight import Limits, Preflight
 from actions.report import build_report
 from console.factory import AppContext
+from console.masking import echo
 
 AddCommon = Callable[[argparse.ArgumentParser, bool], None]
 
@@ -53,7 +54,7 @@ async def _preflight(args: argparse.Namespace, ctx: AppContext) -> int:
     failed = False
     try:
         async for event in execute(action, CancelToken(), ctx.journal, ctx.read_only):
-            print(event.line(), flush=True)
+            echo(event.line(), flush=True)
             failed = failed or event.kind == "failed"
     finally:
         if ctx.runtime is not None:
@@ -75,7 +76,7 @@ async def _report(args: argparse.Namespace, ctx: AppContext) -> int:
         from console.fileio import write_text_atomic
 
         write_text_atomic(Path(args.output), text)
-        print(f"wrote {args.output}", file=sys.stderr)
+        echo(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.demo.stack import DEFAULT_OFFSET, DemoError, DemoSettings, find_temporal_server
+from console.masking import echo
 
 AddCommon = Callable[..., None]
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, options_for: Callable[..., object]) -> int:
         settings = settings_from(args)
         return _run_until_signalled(_main(args, settings, options_for))
     except DemoError as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return EXIT_USAGE
 
 
@@ -128,6 +129,6 @@ async def _script(session: object, ctx: object, timeout: float,
 
 def _printer() -> Callable[[str], None]:
     def say(text: str) -> None:
-        print(text, flush=True)
+        echo(text, flush=True)
 
     return say

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute
 from console.factory import AppContext
+from console.masking import echo
 from console.runtime.base import RuntimeUnavailable
 
 AddCommon = Callable[[argparse.ArgumentParser, bool], None]
@@ -96,7 +97,7 @@ def confirm_write(ctx: AppContext, args: argparse.Namespace, question: str,
 
 
 def _err(text: str) -> None:
-    print(f"vextrus-console: {text}", file=sys.stderr)
+    echo(f"vextrus-console: {text}", file=sys.stderr, mask=False)
 
 
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace, ctx: AppContext) -> int:
         return EXIT_USAGE
     if action.writes:
         for step in action.plan():
-            print(f"  - {step.title}")
+            echo(f"  - {step.title}")
         if args.dry_run:
             return EXIT_OK
         if ctx.read_only:
@@ -136,7 +137,7 @@ async def _execute(action: object, ctx: AppContext) -> int:
     try:
         async for event in execute(action, CancelToken(), ctx.journal,  # type: ignore[arg-type]
                                    ctx.read_only):
-            print(event.line(), flush=True)
+            echo(event.line(), flush=True)
             failed = failed or event.kind == "failed"
     except ReadOnlyRefused:
         _err(refusal(ctx, getattr(action, "name", "action")))
@@ -165,7 +166,7 @@ async def _logs(args: argparse.Namespace, ctx: AppContext) -> int:
     try:
         async for line in ctx.runtime.logs(service, **kwargs):  # type: ignore[arg-type]
             stamp = f"{line.time:%Y-%m-%dT%H:%M:%S} " if line.time else ""
-            print(f"{stamp}{line.text}", flush=True)
+            echo(f"{stamp}{line.text}", flush=True)
     except (RuntimeError, OSError, RuntimeUnavailable) as exc:
         _err(str(exc))
         return EXIT_FAILED

@@ -39,6 +39,7 @@ from actions.portproxy import (
 )
 from actions.portproxy_diagnose import Finding, ProbeSettings, summarize
 from console.forwarder import ForwarderError, ForwarderManager
+from console.masking import echo, safe_json, safe_str
 
 if TYPE_CHECKING:
     from console.factory import AppContext
@@ -134,7 +135,8 @@ async def _run(args: argparse.Namespace, ctx: AppContext) -> int:
         if command == "diagnose":
             return _report(args, ctx, kind, findings)
         if command == "script":
-            sys.stdout.write(_script(args, kind, findings, rules))
+            sys.stdout.write(safe_str(_script(args, kind, findings, rules), multiline=True,
+                                      mask=False))
             return EXIT_OK
         if netsh:
             return await _fix_netsh(args, ctx, kind, findings, rules)
@@ -156,7 +158,7 @@ async def _diagnose(
                                settings=ProbeSettings(timeout=args.timeout))
     async for event in execute(action, CancelToken(), ctx.journal, ctx.read_only):
         if show and event.kind != "done":
-            print(event.line(), file=out, flush=True)
+            echo(event.line(), file=out, flush=True)
     return list(action.findings), rules
 
 
@@ -165,10 +167,10 @@ def _report(args: argparse.Namespace, ctx: AppContext, kind: str, findings: list
     if args.json:
         doc = {"stack": ctx.stack.name, "platform": kind, "ok": ok,
                "summary": summarize(findings), "findings": [f.to_dict() for f in findings]}
-        print(json.dumps(doc, indent=2, sort_keys=True))
+        print(json.dumps(safe_json(doc), indent=2, sort_keys=True))
     else:
-        sys.stdout.write("\n" + render_table(findings))
-        print(summary_text(findings))
+        sys.stdout.write("\n" + safe_str(render_table(findings), multiline=True))
+        echo(summary_text(findings))
     return EXIT_OK if ok else EXIT_PROBLEMS
 
 
@@ -200,7 +202,7 @@ async def _fix_netsh(
 ) -> int:
     script = _script(args, kind, findings, rules)
     if not args.apply:
-        sys.stdout.write(script)
+        sys.stdout.write(safe_str(script, multiline=True, mask=False))
         _err("portproxy fix: dry run: review the script above and run it in an elevated "
              "PowerShell" + (", or pass --apply" if kind == "windows" else ""))
         return EXIT_OK
@@ -231,7 +233,7 @@ async def _fix_forward(args: argparse.Namespace, ctx: AppContext, findings: list
     if args.dry_run:
         return EXIT_OK
     if not action.planned and not ctx.read_only:
-        print("nothing a forwarder can fix")
+        echo("nothing a forwarder can fix")
         return EXIT_OK if all(f.ok for f in findings) else EXIT_PROBLEMS
     if not ctx.read_only and not args.yes and not await _confirm("start these forwarders?"):
         return EXIT_USAGE
@@ -247,15 +249,15 @@ async def _fix_forward(args: argparse.Namespace, ctx: AppContext, findings: list
 async def _serve_until_stopped(manager: ForwarderManager, duration: float | None) -> None:
     """Keep the forwarders up until Ctrl-C, SIGTERM or the duration; then print totals."""
     for stats in manager.list():
-        print(f"forwarding {stats.listen} -> {stats.target}" +
+        echo(f"forwarding {stats.listen} -> {stats.target}" +
               (f"  ({stats.label})" if stats.label else ""), flush=True)
-    print("press Ctrl-C to stop" + (f" (stopping in {duration:g}s)" if duration else ""),
+    echo("press Ctrl-C to stop" + (f" (stopping in {duration:g}s)" if duration else ""),
           flush=True)
     stop = asyncio.Event()
     with _signals_set(stop), contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), duration)
     for stats in manager.list():
-        print(f"stopped {stats.line()}", flush=True)
+        echo(f"stopped {stats.line()}", flush=True)
 
 
 @contextlib.contextmanager
@@ -283,17 +285,17 @@ async def _execute(action: ForwarderFix | NetshApply, ctx: AppContext) -> int:
     """Through `execute`, so read-only refusal and journaling are the shared ones."""
     failed = False
     async for event in execute(action, CancelToken(), ctx.journal, ctx.read_only):
-        print(event.line(), flush=True)
+        echo(event.line(), flush=True)
         failed = failed or event.kind == "failed"
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
 def _print_plan(name: str, target: str, steps: list[Step]) -> None:
-    print(f"{name} {target}: plan")
+    echo(f"{name} {target}: plan")
     for step in steps:
-        print(f"  - {step.title}" + (f"  [{step.detail}]" if step.detail else ""))
+        echo(f"  - {step.title}" + (f"  [{step.detail}]" if step.detail else ""))
     if not steps:
-        print("  (nothing to do)")
+        echo("  (nothing to do)")
 
 
 async def _confirm(question: str) -> bool:
@@ -306,5 +308,5 @@ async def _confirm(question: str) -> bool:
 
 
 def _err(text: str) -> None:
-    print(f"vextrus-console: {text}", file=sys.stderr, flush=True)
+    echo(f"vextrus-console: {text}", file=sys.stderr, flush=True, mask=False)
 

@@ -27,6 +27,7 @@ from actions.secrets import SecretsError
 from actions.secrets_apply import EMITS, K8S_OBJECT_NAME, RewriteError, SecretsApply
 from actions.secrets_generate import SecretsGenerate
 from actions.secrets_scan import COMPOSE_NAMES, SecretsScan, discover
+from console.masking import echo, safe_json
 
 if TYPE_CHECKING:
     from console.journal import Journal
@@ -146,7 +147,9 @@ async def _execute(
     async for event in execute(action, CancelToken(), journal, read_only):
         events.append(event)
         if show:
-            print(event.line(), flush=True)
+            # Findings carry the scanner's own masked form (`re…(14)`) after words such as
+            # `PASSWORD: known default`; masking again would hide the reason, not a secret.
+            echo(event.line(), flush=True, mask=False)
     return events
 
 
@@ -159,9 +162,9 @@ async def _scan(args: argparse.Namespace, read_only: bool, journal: Journal | No
     if args.json:
         doc = {"files": [t.label for t in action.targets], "count": len(action.findings),
                "findings": [f.to_dict() for f in action.findings]}
-        print(json.dumps(doc, indent=2, sort_keys=True))
+        print(json.dumps(safe_json(doc), indent=2, sort_keys=True))
     elif action.findings:
-        print(f"next: `vextrus-console secrets generate`, then `secrets apply` to move the "
+        echo(f"next: `vextrus-console secrets generate`, then `secrets apply` to move the "
               f"rewritable ones into {ENV_NAME}")
     return EXIT_PROBLEMS if action.findings else EXIT_OK
 
@@ -177,15 +180,15 @@ async def _generate(args: argparse.Namespace, read_only: bool, journal: Journal 
     if args.dry_run:
         _print_steps(action.name, action.target, [s.title for s in action.plan()])
         for warning in plan.warnings:
-            print(f"! warning: {warning}")
+            echo(f"! warning: {warning}")
         return EXIT_OK
     events = await _execute(action, read_only, journal)
     if args.reveal:
-        print(f"# values in {env_path} (shown because of --reveal)")
+        echo(f"# values in {env_path} (shown because of --reveal)")
         for entry in plan.entries:
-            print(f"{entry.name}={entry.value}")
+            echo(f"{entry.name}={entry.value}", mask=False)  # asked for: --reveal
     else:
-        print("values not shown; pass --reveal to print them")
+        echo("values not shown; pass --reveal to print them")
     return EXIT_PROBLEMS if any(e.kind == "failed" for e in events) else EXIT_OK
 
 
@@ -212,9 +215,9 @@ async def _apply(args: argparse.Namespace, read_only: bool, journal: Journal | N
                 return code
     await _execute(action, read_only, journal)
     if "docker-secrets" in action.emit:
-        print("add to the compose file (and `secrets: [name]` plus NAME_FILE=/run/secrets/name "
+        echo("add to the compose file (and `secrets: [name]` plus NAME_FILE=/run/secrets/name "
               "to each service whose image supports *_FILE):")
-        sys.stdout.write(action.snippet())
+        echo(action.snippet().rstrip("\n"), mask=False)  # names files, holds no value
     return EXIT_OK
 
 
@@ -222,12 +225,12 @@ def _show_changes(action: SecretsApply, reveal: bool) -> None:
     """The diff first: the operator decides with it in front of them."""
     plan = action.prepare()
     for finding in plan.left:
-        print(f"· {finding.location()}: left as is (review): {finding.describe()}")
+        echo(f"· {finding.location()}: left as is (review): {finding.describe()}")
     if not plan.changed:
-        print(f"no changes: {action.compose_path} has no hardcoded secret left to rewrite")
+        echo(f"no changes: {action.compose_path} has no hardcoded secret left to rewrite")
         return
-    sys.stdout.write(plan.diff(reveal))
-    print(f"{len(plan.replacements)} secret(s) -> ${{VAR}}: {', '.join(plan.variables)} "
+    echo(plan.diff(reveal).rstrip("\n"), mask=not reveal)
+    echo(f"{len(plan.replacements)} secret(s) -> ${{VAR}}: {', '.join(plan.variables)} "
           f"(values from {action.env_path})")
 
 
@@ -274,13 +277,13 @@ def _env_path(given: str | None, compose: Path | None) -> Path:
 
 
 def _print_steps(name: str, target: str, titles: Sequence[str]) -> None:
-    print(f"plan: {name} {target}")
+    echo(f"plan: {name} {target}")
     for number, title in enumerate(titles, start=1):
-        print(f"  {number}. {title}")
+        echo(f"  {number}. {title}")
 
 
 def _err(message: str) -> None:
-    print(f"vextrus-console: {' '.join(message.split())}", file=sys.stderr)
+    echo(f"vextrus-console: {' '.join(message.split())}", file=sys.stderr, mask=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 
 from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute
 from console.factory import AppContext
+from console.masking import echo, safe_json, safe_str
 from console.temporal.args import ArgsError, check_name, parse_args
 from console.temporal.types import (
     STATUSES,
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace, ctx: AppContext) -> int:
         backend = _backend(args, ctx)
         return asyncio.run(_run(args, ctx, backend))
     except (ArgsError, _Usage) as exc:
-        print(f"vextrus-console workflows: {exc}", file=sys.stderr)
+        echo(f"vextrus-console workflows: {exc}", file=sys.stderr, mask=False)
         return EXIT_USAGE
     finally:
         if ctx.journal is not None:
@@ -137,7 +138,7 @@ async def _run(args: argparse.Namespace, ctx: AppContext, backend: WorkflowsBack
     except ArgsError:
         raise
     except TemporalError as exc:
-        print(f"vextrus-console workflows {verb}: {exc}", file=sys.stderr)
+        echo(f"vextrus-console workflows {verb}: {exc}", file=sys.stderr, mask=False)
         return EXIT_FAILED
     finally:
         await backend.close()
@@ -167,9 +168,9 @@ async def _list(args: argparse.Namespace, backend: WorkflowsBackend) -> int:
 def _out(args: argparse.Namespace, data: dict[str, Any],
          text: Callable[[dict[str, Any]], str]) -> None:
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        print(json.dumps(safe_json(data), indent=2, ensure_ascii=False, default=str))
     else:
-        print(text(data))
+        echo(text(data))
 
 
 def _when(at: datetime | None) -> str:
@@ -184,8 +185,9 @@ def _row_json(r: WorkflowRow) -> dict[str, Any]:
 
 def _list_text(rows: list[WorkflowRow], next_token: str, note: str) -> str:
     head = ("STATUS", "TYPE", "WORKFLOW ID", "RUN ID", "START", "CLOSE", "TASK QUEUE")
-    table = [head] + [(r.status, r.type, r.workflow_id, r.run_id, _when(r.start),
-                       _when(r.close), r.task_queue or "-") for r in rows]  # fmt: skip
+    table = [head] + [tuple(safe_str(c, 200) for c in (
+        r.status, r.type, r.workflow_id, r.run_id, _when(r.start), _when(r.close),
+        r.task_queue or "-")) for r in rows]  # fmt: skip (cells made safe before measuring)
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
              for row in table]  # fmt: skip
@@ -243,11 +245,12 @@ async def _write(args: argparse.Namespace, ctx: AppContext, backend: WorkflowsBa
         signal=check_name("signal", args.name) if verb == "signal" else "",
         args=parse_args(args.args) if verb == "signal" else [],
         reason=getattr(args, "reason", "") or "")
-    print(f"{write.name}: {write.describe()}", file=sys.stderr)
+    echo(f"{write.name}: {write.describe()}", file=sys.stderr)
     if args.dry_run:
         return EXIT_OK
     if ctx.read_only:
-        print(f"vextrus-console: {write.name}: refused in read-only mode", file=sys.stderr)
+        echo(f"vextrus-console: {write.name}: refused in read-only mode", file=sys.stderr,
+             mask=False)
         return EXIT_USAGE
     if not args.yes and not _confirm(verb, args.workflow_id):
         return EXIT_USAGE
@@ -256,15 +259,15 @@ async def _write(args: argparse.Namespace, ctx: AppContext, backend: WorkflowsBa
         async for event in execute(write, CancelToken(), ctx.journal, ctx.read_only):
             failed = failed or event.kind == "failed"
             if event.kind in ("failed", "done") and not args.json:
-                print(event.line(), file=sys.stderr if event.kind == "failed" else sys.stdout)
+                echo(event.line(), file=sys.stderr if event.kind == "failed" else sys.stdout)
     except ReadOnlyRefused as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return EXIT_USAGE
     except ActionError as exc:
-        print(f"vextrus-console: {exc}", file=sys.stderr)
+        echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return EXIT_FAILED
     if args.json:
-        print(json.dumps({"schema": SCHEMA, "ok": not failed, "action": verb,
+        echo(json.dumps({"schema": SCHEMA, "ok": not failed, "action": verb,
                           "workflow_id": args.workflow_id}))
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -272,7 +275,7 @@ async def _write(args: argparse.Namespace, ctx: AppContext, backend: WorkflowsBa
 def _confirm(verb: str, workflow_id: str) -> bool:
     """y/N on a terminal; terminate wants the workflow id typed out. No terminal: refuse."""
     if not sys.stdin.isatty():
-        print("vextrus-console: refusing without confirmation: pass --yes (no terminal to ask)",
+        echo("vextrus-console: refusing without confirmation: pass --yes (no terminal to ask)",
               file=sys.stderr)
         return False
     if verb == "terminate":

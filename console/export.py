@@ -1,7 +1,8 @@
 """Status snapshots as JSON (stable, for scripts), Markdown (the seeds' matrix) and text.
 
 The JSON field names are a contract with operators' scripts: add fields, never rename.
-Everything that leaves the process here has passed through `mask_secrets`.
+Everything that leaves the process here has passed through the untrusted-text boundary
+(`console.masking.safe_str`): terminal-safe, bounded and masked.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from console.masking import mask_secrets
+from console.masking import safe_json, safe_str
 from console.probes.base import ProbeResult
 from console.status_types import ServiceStatus, StackStatus, State
 
@@ -17,7 +18,8 @@ JSON_SCHEMA_VERSION = 1
 
 
 def status_to_dict(status: StackStatus) -> dict[str, Any]:
-    return {
+    """The JSON document; every string in it (names, issues, probe output) is made safe."""
+    doc = {
         "schema": JSON_SCHEMA_VERSION,
         "stack": status.stack_name,
         "taken_at": status.taken_at.isoformat(),
@@ -29,6 +31,7 @@ def status_to_dict(status: StackStatus) -> dict[str, Any]:
         "root_causes": [s.name for s in status.root_causes()],
         "services": [_service_dict(s) for s in status.services],
     }
+    return dict(safe_json(doc))
 
 
 def _service_dict(s: ServiceStatus) -> dict[str, Any]:
@@ -49,7 +52,7 @@ def _service_dict(s: ServiceStatus) -> dict[str, Any]:
         "restart_loop": s.restart_loop,
         "uptime_s": None if s.uptime_s is None else round(s.uptime_s, 1),
         "latency_ms": None if s.latency_ms is None else round(s.latency_ms, 1),
-        "issues": [mask_secrets(i) for i in s.issues],
+        "issues": list(s.issues),
         "root_cause": s.root_cause,
         "blocked_by": list(s.blocked_by),
         "blast_radius": list(s.blast_radius),
@@ -64,8 +67,8 @@ def _probe_dict(p: ProbeResult) -> dict[str, Any]:
         "where": p.where,
         "ok": p.ok,
         "latency_ms": round(p.latency_ms, 1),
-        "error": mask_secrets(p.error),
-        "output": mask_secrets(p.output),
+        "error": p.error,
+        "output": p.output,
     }
 
 
@@ -102,7 +105,8 @@ def _md_health(s: ServiceStatus) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return mask_secrets(text).replace("|", "\\|").replace("\n", " ")
+    """One table cell: one safe line, pipes and backslashes escaped so the row holds."""
+    return safe_str(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def status_to_markdown(status: StackStatus) -> str:
@@ -118,7 +122,7 @@ def status_to_markdown(status: StackStatus) -> str:
         members = [s for s in status.services if s.tier == tier]
         if not members:
             continue
-        lines.append(f"| **{tier.replace('-', ' ').title()}** |||||")
+        lines.append(f"| **{_md_cell(tier.replace('-', ' ').title())}** |||||")
         for s in members:
             lines.append(_md_row(s))
     return "\n".join(lines) + "\n"

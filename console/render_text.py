@@ -1,4 +1,9 @@
-"""The `status` command's human-readable table (Rich, no Textual)."""
+"""The `status` command's human-readable table (Rich, no Textual).
+
+Every cell is a Rich `Text` made by the untrusted-text boundary (`safe_text`): a service
+name, a health body or a Docker healthcheck's output is shown literally, never parsed as
+markup (`[/oops]` used to crash the command) and never reaches the terminal as an escape.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from console.export import fmt_bool, fmt_duration, fmt_latency
-from console.masking import mask_secrets
+from console.masking import safe_text
 from console.status_types import StackStatus, State
 
 _STYLE = {
@@ -30,13 +35,13 @@ def render_status_table(status: StackStatus, color: bool = False, width: int | N
     console = Console(file=buf, width=width, color_system="standard" if color else None,
                       no_color=not color, highlight=False, emoji=False)
     if status.runtime_error:
-        console.print(Text(f"! {status.runtime_error}", style="bold red"))
+        console.print(safe_text(f"! {status.runtime_error}", style="bold red"))
     console.print(Text(status.readiness_text, style="bold"))
     console.print(_table(status))
     roots = status.root_causes()
     if roots:
-        console.print("Root causes: " + ", ".join(
-            f"{r.name} (blast radius {len(r.blast_radius)})" for r in roots))
+        console.print(safe_text("Root causes: " + ", ".join(
+            f"{r.name} (blast radius {len(r.blast_radius)})" for r in roots)))
     return buf.getvalue()
 
 
@@ -50,20 +55,22 @@ def _table(status: StackStatus) -> Table:
         members = [s for s in status.services if s.tier == tier]
         if not members:
             continue
-        table.add_row(Text(tier.upper(), style="bold"))
+        table.add_row(safe_text(tier.upper(), style="bold"))
         for s in members:
             mark = "◆ " if s.root_cause else "  "
             table.add_row(
-                mark + s.name,
+                safe_text(mark + s.name),
                 Text(s.state.value, style=_STYLE.get(s.state, "red")),
-                s.health,
-                ",".join(str(p) for p in s.ports) or "-",
-                fmt_bool(s.reachable_host),
-                fmt_bool(s.reachable_inside),
-                "ok" if s.deps_met else "NO",
-                str(s.restart_count),
-                fmt_duration(s.uptime_s),
-                fmt_latency(s.latency_ms),
-                mask_secrets("; ".join(s.issues)) or "",
+                safe_text(s.health),
+                *(Text(cell) for cell in (
+                    ",".join(str(p) for p in s.ports) or "-",
+                    fmt_bool(s.reachable_host),
+                    fmt_bool(s.reachable_inside),
+                    "ok" if s.deps_met else "NO",
+                    str(s.restart_count),
+                    fmt_duration(s.uptime_s),
+                    fmt_latency(s.latency_ms),
+                )),
+                safe_text("; ".join(s.issues)),
             )
     return table

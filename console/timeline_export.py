@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from console.fileio import write_text_atomic
-from console.logbuffer import mask
+from console.masking import safe_str
 
 KIND_MARKS = {"transition": "→", "event": "•", "action": "▸"}
 
@@ -47,14 +47,15 @@ def format_time(at: datetime) -> str:
 
 
 def _cell(text: str) -> str:
-    return mask(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """One safe line (the untrusted-text boundary), pipes escaped so the row holds."""
+    return safe_str(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def export_markdown(
     entries: Sequence[EntryLike], stack: str = "vextrus", generated: datetime | None = None
 ) -> str:
     """A Markdown report: heading, counts by kind, then one table row per entry, oldest first."""
-    lines = [f"# Timeline: {stack}", ""]
+    lines = [f"# Timeline: {safe_str(stack)}", ""]
     if generated is not None:
         lines += [f"Generated {format_time(generated)} ({generated.tzname() or 'local'}).", ""]
     if not entries:
