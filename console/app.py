@@ -20,12 +20,14 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from console.forwarder import ForwarderManager
+from console.masking import safe_str
 from console.runtime.base import StreamStatus
 from console.status_types import StackStatus
 from screens.help import HelpScreen, help_entries
@@ -37,7 +39,6 @@ from widgets.banner import LinkState
 if TYPE_CHECKING:
     from console.factory import AppContext
 
-POLL_SECONDS = 5.0
 # When every service is operational and the events stream is up, push carries the news and
 # a full probe sweep every 15 s is enough: an idle console then costs well under 2% CPU.
 CALM_POLL_SECONDS = 15.0
@@ -188,6 +189,23 @@ class VextrusApp(App[None]):
         """Status colours for themes that do not define them (Textual's built-in ones)."""
         return {**super().get_theme_variable_defaults(), **VEXTRUS_DARK.variables}
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast crosses the untrusted-text boundary (screens' notify lands here).
+
+        Messages quote service names, workflow ids and errors from services: they are shown
+        literally (never markup: `[/oops]` would crash the toast), escape-free and masked.
+        """
+        super().notify(safe_str(message, 1000, multiline=True), title=safe_str(title, 200),
+                       severity=severity, timeout=timeout, markup=False)
+
     def on_load(self) -> None:
         """The first refresh starts before the screens are composed: the stack answers
         while Textual lays out and paints the first frame (cold start)."""
@@ -198,7 +216,8 @@ class VextrusApp(App[None]):
             self.notify(
                 f"unknown theme {self.ctx.theme!r}: using {DEFAULT_THEME}", severity="warning"
             )
-        self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
+        if self.ctx.auto_poll:
+            self._poll_timer = self.set_interval(self.ctx.poll_seconds, self._poll)
 
     def _runtime_name(self) -> str:
         return self.ctx.runtime.name if self.ctx.runtime is not None else "none"
@@ -227,7 +246,7 @@ class VextrusApp(App[None]):
         if self._refreshing:
             return
         self._polls_skipped += 1
-        if self._calm() and self._polls_skipped * POLL_SECONDS < CALM_POLL_SECONDS:
+        if self._calm() and self._polls_skipped * self.ctx.poll_seconds < CALM_POLL_SECONDS:
             return
         self._polls_skipped = 0
         self.request_refresh()
@@ -295,7 +314,7 @@ class VextrusApp(App[None]):
         """Show the banner and line the countdown up with the next poll."""
         if self._poll_timer is not None:
             self._poll_timer.reset()
-        retry_at = self.ctx.clock() + timedelta(seconds=POLL_SECONDS)
+        retry_at = self.ctx.clock() + timedelta(seconds=self.ctx.poll_seconds)
         self.link = replace(self.link, problem=reason, retry_at=retry_at)
 
     # --- navigation and actions ---------------------------------------------------------

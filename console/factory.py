@@ -17,7 +17,7 @@ from console.journal import Journal, default_state_dir
 from console.model import Stack
 from console.monitor import Monitor, now_utc
 from console.runtime.base import Runtime
-from console.stackfile import StackFileError, load_stack
+from console.stackfile import StackFileError
 
 if TYPE_CHECKING:
     from console.app import VextrusApp
@@ -46,6 +46,9 @@ class Options:
     namespace: str | None = None  # kubernetes: --namespace
     kubeconfig: str | None = None  # kubernetes: --kubeconfig (default: KUBECONFIG, ~/.kube)
     allow_writes: bool = False  # kubernetes: writes on a production context (typed confirm)
+    compose_files: tuple[str, ...] = ()  # --compose (repeatable): the compose project
+    env_files: tuple[str, ...] = ()  # --env-file, given to Compose
+    profiles: tuple[str, ...] = ()  # --profile, given to Compose
 
 
 @dataclass
@@ -65,6 +68,11 @@ class AppContext:
     read_only_reason: str = ""  # why read-only was forced (a production context), or ""
     confirm_word: str | None = None  # typed out before every write (a production context)
     workflows: WorkflowsBackend | None = None  # Temporal ([stack.temporal]); None: no Temporal
+    # The fallback poll's period in seconds, and whether its timer runs at all. Without the
+    # timer, refreshes come only from runtime events and explicit requests: tests drive them,
+    # so on a slow machine the App's own poll cannot race a test's refresh.
+    poll_seconds: float = 5.0
+    auto_poll: bool = True
 
 
 def build_runtime(
@@ -80,7 +88,7 @@ def build_runtime(
     if kind == "docker":
         from console.runtime.docker import DockerRuntime
 
-        return DockerRuntime(stack.project, base_url=docker_host)
+        return DockerRuntime(stack.project, base_url=docker_host, compose=stack.compose)
     if kind == "local":
         from console.runtime.local import LocalRuntime
 
@@ -129,7 +137,7 @@ def build_context(
     workflows: WorkflowsBackend | None = None,
 ) -> AppContext:
     """Build the context; raises StackFileError or ConfigError with one-line messages."""
-    stack = load_stack(opts.stack_path)
+    stack = load_model_for(opts)
     if opts.project:
         stack = stack.with_project(opts.project)
     config = load_config(opts.config_path)
@@ -156,6 +164,20 @@ def build_context(
         bringup_timeout=_bringup_timeout(config, candidate_name(opts.config_path)),
         workflows=workflows if workflows is not None else build_workflows(stack),
     )
+
+
+def load_model_for(opts: Options) -> Stack:
+    """The stack file, the compose project, or both (`console.project`); bad option pairs
+    are ConfigError."""
+    from console.compose import ComposeError
+    from console.project import ModelOptions, UsageError, load_model
+
+    model = ModelOptions(opts.stack_path, opts.compose_files, opts.env_files, opts.profiles,
+                         opts.project)
+    try:
+        return load_model(model)
+    except (UsageError, ComposeError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def candidate_name(path: str | None) -> str:

@@ -17,6 +17,7 @@ from actions.bringup import Diagnosis
 from console.factory import build_app
 from screens.action import ActionScreen
 from screens.confirm import ConfirmScreen, DiagnosisScreen
+from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled
 from tests.ui_data import make_context
 
@@ -52,11 +53,7 @@ async def _action_ran(pilot) -> None:
     await _settled(pilot)
     screen = ActionScreen(ScriptedBringUp())  # type: ignore[arg-type]
     await pilot.app.push_screen(screen)
-    for _ in range(100):
-        await pilot.pause()
-        if screen.result:
-            return
-    raise AssertionError("scripted action never finished")
+    await settle(pilot, lambda: screen.result, "the scripted action to finish")
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -30,6 +30,7 @@ from console.timeline_export import export_markdown
 from screens.graph import GraphScreen, describe_service, match_service
 from screens.logs import LogsScreen
 from screens.timeline import TimelineScreen
+from tests.pilot_wait import settle
 from themes import register_themes
 from widgets.dependency_graph import DependencyGraph
 from widgets.log_view import LogView
@@ -330,12 +331,9 @@ LINES = {
 
 
 async def settle_logs(pilot, app: App[None], lines: int) -> LogView:  # type: ignore[no-untyped-def]
-    for _ in range(250):
-        await pilot.pause(0.02)
-        view = app.screen.query_one(LogView)
-        if view.shown_count >= lines:
-            return view
-    raise AssertionError(f"expected {lines} lines, saw {view.shown_count}")
+    await settle(pilot, lambda: app.screen.query_one(LogView).shown_count >= lines,
+                 f"{lines} lines in the log view")
+    return app.screen.query_one(LogView)
 
 
 def _status(app: App[None]) -> str:
@@ -391,10 +389,7 @@ async def test_logs_dropped_count_is_visible_after_overflow() -> None:
     app = HostApp(lambda: LogsScreen(["auth"], capacity=100), runtime=ListRuntime(lines))
     async with app.run_test(size=(80, 24)) as pilot:
         view = await settle_logs(pilot, app, 100)
-        for _ in range(250):
-            if view.dropped == 150:
-                break
-            await pilot.pause(0.02)
+        await settle(pilot, lambda: view.dropped == 150, "150 lines dropped")
         assert view.dropped == 150
         assert "150 dropped" in _status(app)
         view.scroll_home(animate=False, immediate=True)
@@ -461,10 +456,7 @@ async def test_ctrl_s_saves_the_shown_lines_redacted(
         await settle_logs(pilot, app, 4)
         await pilot.press("ctrl+s")
         saved = tmp_path / "vextrus-logs-20250925-104207.log"
-        for _ in range(250):
-            if saved.exists():
-                break
-            await pilot.pause(0.02)
+        await settle(pilot, saved.exists, "the saved log file")
     text = saved.read_text()
     assert "hunter2" not in text and "password=***" in text
     assert text.count("\n") == 4

@@ -28,6 +28,8 @@ from screens.confirm import ConfirmScreen
 from screens.detail import DetailScreen
 from screens.help import HelpScreen
 from screens.matrix import MatrixScreen
+from tests.pilot_wait import idle
+from tests.pilot_wait import settle as wait_until
 from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service
 from widgets.banner import DegradedBanner
 from widgets.service_cells import fit_columns
@@ -58,12 +60,13 @@ async def wait_group(app: VextrusApp, group: str) -> None:
 
 async def settle(pilot, app: VextrusApp) -> ServiceTable:
     """Wait for the first refresh to land in the table."""
-    for _ in range(50):
-        await pilot.pause()
-        table = app.screen.query(ServiceTable)
-        if app.status is not None and table and table.first().row_count:
-            return table.first()
-    raise AssertionError("the first refresh never reached the table")
+
+    def landed() -> bool:
+        tables = app.screen.query(ServiceTable)
+        return app.status is not None and bool(tables) and tables.first().row_count > 0
+
+    await wait_until(pilot, landed, "the first refresh to reach the table")
+    return app.screen.query_one(ServiceTable)
 
 
 async def test_matrix_shows_every_service_grouped_by_tier():
@@ -244,10 +247,9 @@ async def test_event_stream_drives_banner_and_refresh():
         await pilot.pause()
         assert app.link.down and app.link.problem == "daemon gone"
         monitor.push(StreamStatus(connected=True))
-        for _ in range(5):
-            await pilot.pause()
-        assert not app.link.down
-        assert monitor.refresh_calls > calls  # reconnect asks for a full refresh
+        await wait_until(pilot, lambda: not app.link.down, "the banner to go")
+        await wait_until(pilot, lambda: monitor.refresh_calls > calls,
+                         "the reconnect's full refresh")
 
 
 async def test_refresh_with_runtime_error_shows_banner():
@@ -267,8 +269,8 @@ async def test_event_stream_starts_after_the_first_frame_and_catches_up_on_conne
         assert [w for w in app.workers if w.group == "events"]  # watching once a frame is up
         refreshes, states = monitor.refresh_calls, monitor.states_calls
         monitor.push(StreamStatus(connected=True))
-        for _ in range(5):
-            await pilot.pause()
+        await wait_until(pilot, lambda: monitor.states_calls > states, "the catch-up listing")
+        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
         assert monitor.states_calls == states + 1  # what changed before the stream connected
         assert monitor.refresh_calls == refreshes  # not a second full refresh
 
@@ -283,8 +285,8 @@ async def test_event_bursts_coalesce_into_one_pending_refresh():
         calls = monitor.refresh_calls
         for i in range(20):
             monitor.push(RuntimeEvent("kafka", "die", FIXED_NOW + timedelta(seconds=i)))
-        for _ in range(10):
-            await pilot.pause()
+        await wait_until(pilot, lambda: monitor.refresh_calls > calls, "the burst's refresh")
+        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
         assert 1 <= monitor.refresh_calls - calls <= 2  # one in flight + at most one pending
         # The runtime's news is shown before the probes, and a burst lists at most twice.
         assert 1 <= monitor.states_calls <= 2
@@ -417,8 +419,9 @@ async def test_worker_errors_are_notified_and_the_app_keeps_running():
         await settle(pilot, app)
         app.ctx.monitor.refresh = broken  # type: ignore[method-assign]
         app.request_refresh()
-        for _ in range(5):
-            await pilot.pause()
+        await wait_until(pilot, lambda: any("probe exploded" in n.message
+                                            for n in app._notifications), "the error notice")
+        await wait_until(pilot, lambda: not app._refreshing, "the refresh to end")
         assert app.is_running
         assert any("probe exploded" in n.message for n in app._notifications)
         assert not app._refreshing  # the next poll can run
@@ -476,11 +479,7 @@ async def test_palette_filter_command_opens_the_filter():
 async def tick(pilot, app: VextrusApp) -> None:
     """One 5-second poll tick, then wait until its refresh (if any) has landed."""
     app._poll()
-    for _ in range(100):
-        await pilot.pause()
-        if not app._refreshing:
-            return
-    raise AssertionError("refresh never finished")
+    await wait_until(pilot, lambda: not app._refreshing, "the poll's refresh to finish")
 
 
 async def test_polls_thin_out_while_all_is_operational_and_resume_on_trouble():
@@ -501,10 +500,7 @@ async def test_polls_thin_out_while_all_is_operational_and_resume_on_trouble():
         assert monitor.refresh_calls - before == 2  # type: ignore[attr-defined]
         monitor.status = build_status()  # trouble: something is not operational
         app.request_refresh()  # as a runtime event would
-        for _ in range(100):
-            await pilot.pause()
-            if not app._refreshing:
-                break
+        await wait_until(pilot, lambda: not app._refreshing, "the event's refresh to finish")
         after = monitor.refresh_calls  # type: ignore[attr-defined]
         for _ in range(3):
             await tick(pilot, app)

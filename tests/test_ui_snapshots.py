@@ -12,6 +12,7 @@ import pytest
 from console.app import RuntimeDisconnected, VextrusApp
 from console.factory import build_app
 from screens.detail import DetailScreen
+from tests.pilot_wait import idle, settle
 from tests.ui_data import make_context
 from widgets.service_table import ServiceTable
 
@@ -28,13 +29,13 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48"
 async def _settled(pilot) -> None:
     """Until the first refresh is in the table and no refresh or log worker is busy."""
     app = pilot.app
-    for _ in range(50):
-        await pilot.pause()
+
+    def settled() -> bool:
         tables = app.screen.query(ServiceTable)
-        busy = [w for w in app.workers if w.group in ("refresh", "detail-logs") and w.is_running]
-        if app.status is not None and not busy and (not tables or tables.first().row_count):
-            return
-    raise AssertionError("the app never settled")
+        return (app.status is not None and idle(app, "refresh", "detail-logs")
+                and (not tables or tables.first().row_count > 0))
+
+    await settle(pilot, settled, "the first refresh and the detail logs")
 
 
 def _app(**kwargs: object) -> VextrusApp:

@@ -7,7 +7,6 @@ TemporalBackend pointed at the test server and the Vextrus worker executing the 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from screens.confirm import ConfirmScreen
 from screens.workflow_call import WorkflowCallScreen
 from screens.workflow_detail import WorkflowDetailScreen
 from screens.workflows import WorkflowsScreen
+from tests.pilot_wait import settle
 from tests.temporal_server import TemporalLab, TemporalProcess
 from tests.test_temporal_backend import po, start, uid
 from tests.ui_data import make_context
@@ -38,11 +38,7 @@ def make(address: str, tmp_path: Path, read_only: bool = False) -> VextrusApp:
 
 
 async def until(pilot, ok: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await pilot.pause(0.05)
+    await settle(pilot, ok, what, timeout)
 
 
 def text_of(app: VextrusApp, selector: str) -> str:

@@ -14,6 +14,7 @@ from console.app import VextrusApp
 from console.factory import build_app
 from screens.workflow_detail import WorkflowDetailScreen
 from screens.workflows import WorkflowsScreen
+from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled
 from tests.ui_data import make_context
 from tests.workflows_fake import FakeWorkflows
@@ -32,14 +33,13 @@ def _app(down: str = "") -> VextrusApp:
 
 async def _quiet(pilot) -> None:
     """Until no workflows worker is running."""
-    for _ in range(50):
-        await pilot.pause()
+    def quiet() -> bool:
         busy = [w for w in pilot.app.workers if w.group.startswith("workflow") and w.is_running]
         screen = pilot.app.screen
         shown = not isinstance(screen, WorkflowsScreen) or screen.page or screen.problem
-        if not busy and shown:
-            return
-    raise AssertionError("workflow workers never finished")
+        return not busy and bool(shown)
+
+    await settle(pilot, quiet, "the workflows workers")
 
 
 async def _open_list(pilot) -> None:

@@ -450,4 +450,5 @@ def make_context(
         theme=theme,
         clock=fixed_clock,
         keymap=dict(keymap or {}),
+        auto_poll=False,  # the tests drive refreshes; the App's timer never races them
     )
