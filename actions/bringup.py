@@ -1,7 +1,11 @@
 """Phased bring-up: phases in order, dependency layers inside a phase, bounded parallelism.
 
 Each service is started, then waited on until its probes say healthy (its own timeout),
-never a fixed sleep. On a failure the phase stops, what runs keeps running, and a diagnosis
+never a fixed sleep. On a compose project Compose creates and starts a whole dependency
+layer at once (`up -d --no-deps`, pulls and builds shown as they go), and the console waits
+on the probes and Compose's edge conditions: a one-shot job
+(`service_completed_successfully`) is waited on until it has exited 0.
+On a failure the phase stops, what runs keeps running, and a diagnosis
 (exit code, last 30 log lines, failing probe output, unmet dependencies) goes to the
 operator's `decide` callback: retry, skip or abort. Every outcome is journaled under a run
 id, so `resume=True` continues the last unfinished run after a crash or a dropped SSH.
@@ -17,12 +21,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from actions.base import ActionError, CancelToken, Progress, Step
-from actions.waiting import StatusWaiter, WaitOutcome, is_up
+from actions.waiting import StatusWaiter, WaitOutcome, is_completed, is_up
 from console.journal import Journal
 from console.model import Stack, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
-from console.status_types import ServiceStatus
+from console.status_types import ServiceStatus, State
 
 Decision = Literal["retry", "skip", "abort"]
 
@@ -90,6 +94,7 @@ class BringUp:
         self.startup_seconds: dict[str, float] = {}
         self.failed: list[str] = []
         self.skipped: list[str] = []
+        self._started: set[str] = set()  # created and started by a layer's batch
 
     # --- the plan ---------------------------------------------------------------------
 
@@ -120,7 +125,8 @@ class BringUp:
                     steps.append(
                         Step(
                             id=f"{name}",
-                            title=f"start {name}, wait until healthy (timeout {self.timeout:g}s)",
+                            title=f"start {name}, wait until {self._goal(name)} "
+                            f"(timeout {self.timeout:g}s)",
                             target=name,
                             detail=f"phase {phase} ({label}), layer {i + 1}, "
                             f"up to {self.parallel} at once",
@@ -168,7 +174,10 @@ class BringUp:
         gate = asyncio.Semaphore(self.parallel)
         abort = asyncio.Event()
 
+        batch = asyncio.ensure_future(self._start_batch(layer, done_before, cancel, queue))
+
         async def one(name: str) -> None:
+            await batch
             async with gate:
                 if abort.is_set():
                     return
@@ -180,13 +189,57 @@ class BringUp:
             while (event := await queue.get()) is not None:
                 yield event
         finally:
-            for t in tasks:
+            for t in (batch, *tasks):
                 t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await waiter
         for t in tasks:
             if not t.cancelled() and t.exception():
                 raise t.exception()  # type: ignore[misc]
+
+    async def _start_batch(
+        self, layer: list[str], done_before: dict[str, float | None], cancel: CancelToken,
+        queue: asyncio.Queue[Progress | None],
+    ) -> list[str]:
+        """Compose creates and starts the layer's services in one `up -d --no-deps`.
+
+        Only where the runtime can (`create_and_start`); what is already done is left out. A
+        batch that fails is not the verdict: each service is then started on its own, so
+        the failure is pinned on the service that caused it.
+        """
+        create = getattr(self.runtime, "create_and_start", None)
+        if create is None or getattr(self.runtime, "compose", None) is None:
+            return []
+        latest = self.waiter.latest or await self.waiter.fresh()
+        todo = [n for n in layer if n not in done_before
+                and not self._done(n)(latest.get(n))]
+        if len(todo) < 1:
+            return []
+        cancel.check()
+        for name in todo:
+            self.monitor.note_operator_start(name, "start")
+            await queue.put(Progress("started", name, "creating and starting (compose)"))
+
+        def progress(line: str) -> None:
+            queue.put_nowait(Progress("info", "", line))
+
+        try:
+            await create([self.stack.service(n) for n in todo], progress)
+        except Exception as exc:  # each service is tried on its own next, with its words
+            await queue.put(Progress("info", "", f"compose up of the layer failed: {exc}"))
+            return []
+        self._started.update(todo)
+        return todo
+
+    def _goal(self, name: str) -> str:
+        service = self.stack.service(name)
+        if service.oneshot:
+            return "it has completed (exit 0)"
+        return "running" if service.ready_when_running and not service.checks else "healthy"
+
+    def _done(self, name: str) -> Callable[[ServiceStatus], bool]:
+        """What this service must reach before the next layer: a job completes, others are up."""
+        return is_completed if self.stack.service(name).oneshot else is_up
 
     async def _bring_one(
         self,
@@ -200,19 +253,20 @@ class BringUp:
             await queue.put(Progress("skipped", name, "done in the resumed run"))
             return
         current = (self.waiter.latest or await self.waiter.fresh()).get(name)
-        if is_up(current):
+        if name not in self._started and self._done(name)(current):
             self._mark(name, "ok", 0.0)
-            await queue.put(Progress("skipped", name, "already healthy"))
+            word = "completed" if is_completed(current) else "healthy"
+            await queue.put(Progress("skipped", name, f"already {word}"))
             return
         while True:
             cancel.check()
-            await queue.put(Progress("started", name, "starting"))
+            if name not in self._started:
+                await queue.put(Progress("started", name, "starting"))
             outcome = await self._start_and_wait(name)
             if outcome.ok:
                 self.startup_seconds[name] = outcome.seconds
                 self._mark(name, "ok", outcome.seconds)
-                note = "" if outcome.status.health != "none" else " (no health endpoint)"
-                await queue.put(Progress("ok", name, f"healthy in {outcome.seconds:.1f}s{note}"))
+                await queue.put(Progress("ok", name, _ok_words(outcome)))
                 return
             diagnosis = await self._diagnose(name, outcome)
             await queue.put(
@@ -234,14 +288,18 @@ class BringUp:
             return
 
     async def _start_and_wait(self, name: str) -> WaitOutcome:
+        """Start (unless the layer's batch did; a retry always starts) and wait."""
         service = self.stack.service(name)
-        try:
-            self.monitor.note_operator_start(name, "start")
-            await self.runtime.start(service)
-        except Exception as exc:  # the runtime's words are the diagnosis
-            status = (self.waiter.latest or await self.waiter.fresh()).get(name)
-            return WaitOutcome(status, False, 0.0, f"start failed: {exc}")
-        return await self.waiter.wait_up(name, self.timeout)
+        if name in self._started:
+            self._started.discard(name)  # a retry starts it again
+        else:
+            try:
+                self.monitor.note_operator_start(name, "start")
+                await self.runtime.start(service)
+            except Exception as exc:  # the runtime's words are the diagnosis
+                status = (self.waiter.latest or await self.waiter.fresh()).get(name)
+                return WaitOutcome(status, False, 0.0, f"start failed: {exc}")
+        return await self.waiter.wait_up(name, self.timeout, self._done(name))
 
     async def _diagnose(self, name: str, outcome: WaitOutcome) -> Diagnosis:
         status: ServiceStatus = outcome.status
@@ -275,6 +333,16 @@ class BringUp:
     def _mark(self, service: str, result: str, seconds: float | None = None) -> None:
         if self.journal:
             self.journal.record_bringup(self.run_id, service, result, seconds)
+
+
+def _ok_words(outcome: WaitOutcome) -> str:
+    seconds = f"{outcome.seconds:.1f}s"
+    if is_completed(outcome.status):
+        return f"completed (exit 0) in {seconds}"
+    if outcome.status.health == "none":
+        return f"healthy in {seconds} (no health endpoint)" \
+            if outcome.status.state is not State.OPERATIONAL else f"running in {seconds}"
+    return f"healthy in {seconds}"
 
 
 async def _finish(

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from console.monitor import Monitor
 from console.status_types import ServiceStatus, StackStatus, State
 
 FAILED_FAST = {State.EXITED, State.RESTART_LOOP}
+RUNTIME_GONE_AFTER = 3  # refreshes in a row that cannot reach the runtime: it is gone
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ def is_up(status: ServiceStatus) -> bool:
     if status.state is State.OPERATIONAL:
         return True
     return status.state is State.DEGRADED and status.health == "none"
+
+
+def is_completed(status: ServiceStatus) -> bool:
+    """A one-shot job that exited 0 (Compose's `service_completed_successfully`)."""
+    return status.state is State.OPERATIONAL and status.health == "completed"
 
 
 class StatusWaiter:
@@ -56,16 +63,23 @@ class StatusWaiter:
         finally:
             self._waiters -= 1
 
-    async def wait_up(self, name: str, timeout: float) -> WaitOutcome:
-        """Until `name` is up, fails for good (exited, restart loop, or `stuck`: an image
-        that cannot be pulled) or the timeout passes."""
+    async def wait_up(
+        self, name: str, timeout: float, done: Callable[[ServiceStatus], bool] = is_up
+    ) -> WaitOutcome:
+        """Until `name` is up (or `done`, e.g. a job completed), fails for good (exited,
+        restart loop, or `stuck`: an image that cannot be pulled) or the timeout passes."""
         started = time.perf_counter()
         deadline = started + timeout
+        outage = 0  # snapshots in a row without the runtime: a gone daemon ends the wait
         while True:
-            status = (await self.fresh()).get(name)
+            snapshot = await self.fresh()
+            status = snapshot.get(name)
             elapsed = time.perf_counter() - started
-            if is_up(status):
+            if done(status):
                 return WaitOutcome(status, True, elapsed)
+            outage = outage + 1 if snapshot.runtime_error else 0
+            if outage >= RUNTIME_GONE_AFTER:
+                return WaitOutcome(status, False, elapsed, snapshot.runtime_error)
             if status.state in FAILED_FAST or status.stuck:
                 return WaitOutcome(status, False, elapsed, "; ".join(status.issues))
             if time.perf_counter() >= deadline:

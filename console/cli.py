@@ -44,6 +44,7 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool = False) -> None
         parser.add_argument("--namespace", metavar="NAME", default=None,
                             help="kubernetes: namespace (default: stack file, then the "
                             "context's); give it before the command")
+        _add_compose(parser)
     parser.add_argument("--kubeconfig", metavar="FILE", default=default(None),
                         help="kubernetes: kubeconfig (default: KUBECONFIG or ~/.kube/config)")
     parser.add_argument("--allow-writes", action="store_true", default=default(False),
@@ -55,6 +56,18 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool = False) -> None
                         help="config file (default: the user's config dir)")
     parser.add_argument("--theme", metavar="NAME", default=default(None),
                         help="vextrus-dark, vextrus-light or vextrus-high-contrast")
+
+
+def _add_compose(parser: argparse.ArgumentParser) -> None:
+    """The compose project, before the command (`secrets` has its own --compose)."""
+    parser.add_argument("--compose", metavar="FILE", dest="compose_files", action="append",
+                        help="compose file, as `docker compose -f` (repeatable); default: "
+                        "the stack file's [stack.compose], then compose.yaml, compose.yml, "
+                        "docker-compose.yml or docker-compose.yaml in the working directory")
+    parser.add_argument("--env-file", metavar="FILE", dest="env_files", action="append",
+                        help="env file for Compose's interpolation (repeatable)")
+    parser.add_argument("--profile", metavar="NAME", dest="profiles", action="append",
+                        help="enable a Compose profile (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +143,9 @@ def _options(args: argparse.Namespace) -> Options:
         namespace=args.namespace,
         kubeconfig=args.kubeconfig,
         allow_writes=args.allow_writes,
+        compose_files=tuple(getattr(args, "compose_files", None) or ()),
+        env_files=tuple(getattr(args, "env_files", None) or ()),
+        profiles=tuple(getattr(args, "profiles", None) or ()),
     )
 
 

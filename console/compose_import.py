@@ -1,14 +1,23 @@
-"""Import a docker compose file as a stack file, so an existing project is one command away.
+"""A compose project as the console's model, and `import-compose` (the same, as a stack file).
 
-Compose already knows the services, their `depends_on`, healthchecks, published ports and
-environment; the importer keeps what the console needs and drops the rest:
+The project is read by Compose itself (`console.compose`: `docker compose config --format
+json`), so interpolation, `.env`, profiles, `extends` and `include` are Compose's; this
+module turns Compose's resolved model into a `Stack`. Compose already knows the services,
+their `depends_on`, healthchecks, published ports and environment; the console keeps what
+it needs and drops the rest:
 
 - environment: variable NAMES only. Compose files often hold literal passwords; a stack
   file never does (the secrets action finds them by name).
-- healthchecks: a `wget`/`curl` of one plain-http URL becomes an `http` check that runs
-  inside the container (compose healthchecks run inside, so the URL is the container's
-  view); anything else becomes an `exec` check with the same command.
-- ports: the host (published) port, which is what an operator's probe connects to.
+- depends_on: every edge keeps its Compose condition (`service_started` is the default),
+  `required` and `restart`; a service another waits on with `service_completed_successfully`
+  is a one-shot job (exiting 0 is its success).
+- healthchecks: Docker runs them and its health status is the verdict; the console never
+  re-runs them (some have side effects). A `wget`/`curl` of one plain-http URL on a port the
+  host can reach (published, or host networking) also becomes a host `http` check, which
+  tells "down" from "unreachable from the host"; one whose flags change the request
+  (headers, auth, method, body) is left to Docker. No healthcheck at all: running is ready,
+  as Compose's `service_started` has it.
+- ports: the published host ports only; a container-only port is not the host's.
 - tiers and phases are inferred from the dependency graph (phase = topological layer) and
   should be reviewed; the generated file says so.
 
@@ -29,7 +38,25 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from console.model import HealthCheck, RuntimeNames, Service, Stack, find_cycle, topological_layers
+from console.bounded_yaml import load_yaml
+from console.compose import (
+    ENV_OVERRIDE,
+    ComposeBinary,
+    ComposeError,
+    config_json,
+    resolve_source,
+)
+from console.model import (
+    CONDITIONS,
+    ComposeSource,
+    Dependency,
+    HealthCheck,
+    RuntimeNames,
+    Service,
+    Stack,
+    find_cycle,
+    topological_layers,
+)
 from console.stackfile import (
     ENV_NAME_RE,
     SERVICE_NAME_RE,
@@ -39,7 +66,6 @@ from console.stackfile import (
     read_text,
 )
 
-CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 INFRA_IMAGES = (
     "postgres", "redis", "kafka", "zookeeper", "elasticsearch", "minio", "rabbitmq", "temporal",
 )
@@ -49,14 +75,21 @@ MAX_RANGE = 1000  # a port range longer than this is a typo, not a service
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 _DEFAULT_VAR_RE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}")
 _SHELL_META = re.compile(r"[|&;<>`]|\$\(")
+_ANY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104 - published on all: loopback reaches it
+# curl/wget flags that change the request itself: such a healthcheck is left to Docker.
+_REQUEST_FLAGS = (
+    "-H", "--header", "-u", "--user", "-X", "--request", "-d", "--data", "-F", "--form",
+    "-b", "--cookie", "-e", "--referer", "-A", "--user-agent", "--oauth2-bearer", "-E",
+    "--cert", "--post-data", "--post-file", "--method", "--body-data", "--body-file",
+    "--http-user", "--http-password", "--password", "--load-cookies", "--unix-socket",
+)
 _EXIT_TAIL = re.compile(r"\s*\|\|\s*(exit(\s+\d+)?|false)\s*$")
 
 
 def import_compose(path: str | Path) -> str:
-    """Read a compose file and return stack-file TOML text for it (validated)."""
+    """Read a compose file through Compose and return stack-file TOML for it (validated)."""
     source = str(path)
-    data = _load_yaml(read_text(path, source), source)
-    stack = stack_from_compose(data, source)
+    stack = load_compose_stack(ComposeSource(files=(source,)))
     header = (
         f"Stack file imported from {source} by vextrus-console import-compose.\n"
         "Tiers and phases are inferred from the dependency graph: review them.\n"
@@ -65,6 +98,34 @@ def import_compose(path: str | Path) -> str:
     text = dump_stack(stack, header)
     parse_stack(text, source)  # the promise: whatever we write, we can load
     return text
+
+
+def load_compose_stack(source: ComposeSource, binary: ComposeBinary | None = None) -> Stack:
+    """The model of a compose project, as Compose resolves it; refusals are one line.
+
+    A file Compose refuses (bad YAML, a missing env file, an unset required variable, an
+    unknown dependency) raises StackFileError naming the first file and Compose's reason.
+    A missing compose binary raises ComposeError.
+    """
+    resolved = resolve_source(source)
+    label = resolved.files[0] if resolved.files else "compose"
+    _pin_yaml_error(resolved.files)  # bounded first: Compose would expand an alias bomb
+    try:
+        data = config_json(resolved, binary)
+    except ComposeError as exc:
+        if "not found: no docker compose plugin" in str(exc) or ENV_OVERRIDE in str(exc):
+            raise
+        if str(exc).startswith("yaml:"):
+            _pin_yaml_error(resolved.files)  # Compose's YAML line numbers can be off
+        raise StackFileError(label, str(exc).removeprefix(f"{label}: ")) from None
+    stack = stack_from_compose(data, label)
+    return replace(stack, compose=resolved)
+
+
+def _pin_yaml_error(files: Iterable[str]) -> None:
+    """Name the file and line of a YAML syntax error Compose reported without them."""
+    for path in files:
+        _load_yaml(read_text(path, path), path)  # raises StackFileError(path, line)
 
 
 def stack_from_compose(data: Any, source: str) -> Stack:
@@ -77,8 +138,9 @@ def stack_from_compose(data: Any, source: str) -> Stack:
         raise StackFileError(source, "not a compose file: no `services:` mapping")
     names = _service_names(raw_services, source)
     drafts = [_draft(source, names, key, raw) for key, raw in raw_services.items()]
+    drafts = _mark_jobs(drafts)
     _reject_cycles(drafts, source)
-    services = _place(drafts)
+    services = sorted(_place(drafts), key=lambda s: s.phase)  # Compose sorts by name
     project = _project_name(data, source)
     tiers = tuple(t for t in ("infrastructure", "core") if any(s.tier == t for s in services))
     phases = {i: f"layer {i}" for i in sorted({s.phase for s in services})}
@@ -116,7 +178,7 @@ _ComposeLoader.add_implicit_resolver(
 def _load_yaml(text: str, source: str) -> Any:
     """Parse like Compose; a syntax error becomes one line that keeps the line number."""
     try:
-        return yaml.load(text, Loader=_ComposeLoader)  # noqa: S506 - a SafeLoader subclass
+        return load_yaml(text, _ComposeLoader)  # bounded: aliases and nesting capped
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -183,45 +245,68 @@ def _draft(source: str, names: Mapping[str, str], key: str, raw: Any) -> _Draft:
     if not isinstance(raw, dict):
         raise StackFileError(source, f"{where}: expected a mapping, got {_yaml_type(raw)}")
     image = raw.get("image") if isinstance(raw.get("image"), str) else ""
+    edges = _depends_on(source, where, names, raw.get("depends_on") or [])
+    ports = _ports(source, where, raw.get("ports") or [])
+    host_net = raw.get("network_mode") == "host"
+    checks = _checks(source, where, raw.get("healthcheck"))
+    docker_healthcheck = _has_healthcheck(raw.get("healthcheck"))
     service = Service(
         name=names[key],
-        ports=_ports(source, where, raw.get("ports") or []),
-        checks=_checks(source, where, raw.get("healthcheck")),
-        depends_on=_depends_on(source, where, names, raw.get("depends_on") or []),
+        ports=ports,
+        checks=tuple(c for c in (_on_host(c, raw, host_net) for c in checks) if c is not None),
+        depends_on=tuple(e.name for e in edges),
+        edges=edges,
         runtime=RuntimeNames(compose=key),
         description=f"image {image}" if image else "built from source",
         environment=_environment(source, where, raw.get("environment") or []),
+        ready_when_running=not docker_healthcheck,
+        docker_healthcheck=docker_healthcheck,
     )
     return _Draft(names[key], str(image), service)
 
 
-def _depends_on(source: str, where: str, names: Mapping[str, str], raw: Any) -> tuple[str, ...]:
-    """Both forms: a list of names, or a mapping of name -> {condition: ...}."""
+def _depends_on(
+    source: str, where: str, names: Mapping[str, str], raw: Any
+) -> tuple[Dependency, ...]:
+    """Both forms: a list of names (`service_started`), or name -> {condition, required,
+    restart}, as Compose writes it."""
     if isinstance(raw, list):
-        deps = [str(d) for d in raw]
+        specs: dict[str, Any] = {str(d): None for d in raw}
     elif isinstance(raw, dict):
-        deps = list(raw)
-        for dep, spec in raw.items():
-            _check_condition(source, f"{where}: depends_on.{dep}", spec)
+        specs = {str(k): v for k, v in raw.items()}
     else:
         raise StackFileError(source, f"{where}: depends_on: expected a list or a mapping")
-    out = []
-    for dep in deps:
+    out: dict[str, Dependency] = {}
+    for dep, spec in specs.items():
+        if dep not in names and isinstance(spec, dict) and spec.get("required") is False:
+            continue  # e.g. a service of a profile not enabled: Compose does without it
         if dep not in names:
             hint = _did_you_mean(dep, names)
             raise StackFileError(source, f"{where}: depends_on: unknown service {_q(dep)}{hint}")
-        if names[dep] not in out:
-            out.append(names[dep])
-    return tuple(out)
+        edge = _edge(source, f"{where}: depends_on.{dep}", names[dep], spec)
+        out.setdefault(edge.name, edge)
+    return tuple(out.values())
 
 
-def _check_condition(source: str, where: str, spec: Any) -> None:
-    """The stack model keeps no conditions, but a misspelt one is still the user's typo."""
+def _edge(source: str, where: str, name: str, spec: Any) -> Dependency:
+    """One edge; a misspelt condition is the user's typo, said as such."""
     spec = {} if spec is None else spec
-    condition = spec.get("condition", "service_started") if isinstance(spec, dict) else spec
+    if not isinstance(spec, dict):
+        spec = {"condition": spec}
+    condition = spec.get("condition", "service_started")
     if condition not in CONDITIONS:
         raise StackFileError(source, f"{where}: condition {_q(str(condition))} is not one of "
                              f"{', '.join(CONDITIONS)}")
+    return Dependency(name, condition, bool(spec.get("required", True)),
+                      bool(spec.get("restart", False)))
+
+
+def _mark_jobs(drafts: list[_Draft]) -> list[_Draft]:
+    """A service some other waits on with `service_completed_successfully` is a job."""
+    jobs = {e.name for d in drafts for e in d.service.edges
+            if e.condition == "service_completed_successfully"}
+    return [replace(d, service=replace(d.service, oneshot=True)) if d.name in jobs else d
+            for d in drafts]
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
@@ -286,12 +371,17 @@ def _short_port(spec: str) -> list[int]:
 
 
 def _long_port(spec: Mapping[str, Any]) -> list[int]:
-    """`{target: 80, published: 8080}`; `published` may be a range string."""
+    """`{target: 80, published: 8080}` (Compose's own form); `published` may be a range.
+
+    Without `published` the port is the container's only (or Compose picks a random host
+    port at creation): nothing on the host to record.
+    """
     if "target" not in spec:
         raise ValueError("long syntax needs `target`")
     published = spec.get("published")
-    chosen = published if published not in (None, "") else spec["target"]
-    return _port_range(_DEFAULT_VAR_RE.sub(r"\1", str(chosen)))
+    if published in (None, ""):
+        return []
+    return _port_range(_DEFAULT_VAR_RE.sub(r"\1", str(published)))
 
 
 def _port_range(text: str) -> list[int]:
@@ -311,8 +401,40 @@ def _port_range(text: str) -> list[int]:
 # --- healthchecks ---------------------------------------------------------------------------
 
 
+def _has_healthcheck(raw: Any) -> bool:
+    """Docker runs a healthcheck for this service (declared, not disabled, not NONE)."""
+    if not isinstance(raw, dict) or raw.get("disable") is True or "test" not in raw:
+        return False
+    test = raw["test"]
+    return not (isinstance(test, list) and test and str(test[0]) == "NONE")
+
+
+def _on_host(check: HealthCheck, raw: Mapping[str, Any], host_net: bool) -> HealthCheck | None:
+    """The healthcheck's URL as a host probe, where the host can reach that port at all.
+
+    Host networking: the same port on the host. Otherwise the port published for the URL's
+    container port; a container-only port stays Docker's to check (inside, by its own
+    healthcheck), so no host probe is made for it.
+    """
+    if check.kind != "http" or check.port is None:
+        return check
+    if host_net:
+        return replace(check, where="host")
+    for spec in raw.get("ports") or []:
+        if isinstance(spec, dict) and str(spec.get("target")) == str(check.port):
+            published = str(spec.get("published") or "")
+            if published.isdigit():
+                ip = str(spec.get("host_ip") or "")
+                host = ip if ip and ip not in _ANY_ADDRESS else "127.0.0.1"
+                return replace(check, where="host", host=host, port=int(published))
+    return None
+
+
 def _checks(source: str, where: str, raw: Any) -> tuple[HealthCheck, ...]:
-    """A compose healthcheck as one stack check; none when absent or disabled."""
+    """A compose healthcheck as an http check when it is one plain GET of one URL.
+
+    Anything else (CMD-SHELL scripts, other clients) is Docker's to run: no check.
+    """
     if raw is None:
         return ()
     if not isinstance(raw, dict):
@@ -328,10 +450,7 @@ def _checks(source: str, where: str, raw: Any) -> tuple[HealthCheck, ...]:
         return ()
     command, shell = test
     check = _http_check(command, shell, timeout)
-    if check is None:
-        argv = ("sh", "-c", command[0]) if shell else command
-        check = HealthCheck(kind="exec", command=argv, where="inside", timeout=timeout)
-    return (check,)
+    return (check,) if check is not None else ()
 
 
 def _test_command(test: Any) -> tuple[tuple[str, ...], bool] | None:
@@ -370,6 +489,8 @@ def _http_check(command: tuple[str, ...], shell: bool, timeout: float) -> Health
             return None
     if not argv or PurePosixPath(argv[0]).name not in HTTP_CLIENTS:
         return None
+    if any(_changes_request(a) for a in argv[1:]):
+        return None  # headers, auth, a method or a body: not the GET a probe sends
     urls = [a for a in argv[1:] if re.match(r"(?i)[a-z][a-z0-9+.-]*://", a)]
     if len(urls) != 1:
         return None
@@ -383,6 +504,16 @@ def _http_check(command: tuple[str, ...], shell: bool, timeout: float) -> Health
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return HealthCheck(kind="http", port=port, host=parts.hostname, path=path,
                        where="inside", timeout=timeout)
+
+
+def _changes_request(arg: str) -> bool:
+    flag = arg.split("=", 1)[0]
+    if flag in _REQUEST_FLAGS or flag.startswith("--data"):
+        return True
+    # curl's bundled short flags (`-sfH`, `-XPOST`): any request-changing letter counts
+    if re.fullmatch(r"-[A-Za-z]+", flag) and len(flag) > 2:
+        return any(f"-{letter}" in _REQUEST_FLAGS for letter in flag[1:])
+    return False
 
 
 def _duration(raw: Any) -> float:

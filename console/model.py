@@ -60,6 +60,44 @@ class RuntimeNames:
     local: tuple[str, ...] = ()  # argv of a local process (local-process runtime)
 
 
+Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
+CONDITIONS: tuple[str, ...] = (
+    "service_started", "service_healthy", "service_completed_successfully",
+)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One `depends_on` edge with Compose's meaning.
+
+    `condition`: what the dependency must be before the dependent may start (Compose's
+    default and short syntax is `service_started`). `required=False`: a dependency that is
+    missing or not up never blocks. `restart=True`: restarting the dependency restarts the
+    dependent too. Stack-file edges without a declared condition mean "healthy", which is
+    what the seeds' status matrix has always meant by a met dependency.
+    """
+
+    name: str
+    condition: Condition = "service_healthy"
+    required: bool = True
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class ComposeSource:
+    """Where a stack's model comes from when Compose is the engine of record.
+
+    Exactly what `docker compose` is given: `-f` files, `--env-file`, `--profile`,
+    `--project-directory` and `-p`. Paths are absolute once loaded.
+    """
+
+    files: tuple[str, ...]
+    env_files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    project_dir: str | None = None
+    project: str | None = None
+
+
 @dataclass(frozen=True)
 class Service:
     """One service of the stack as the stack file declares it."""
@@ -73,10 +111,21 @@ class Service:
     runtime: RuntimeNames = field(default_factory=RuntimeNames)
     description: str = ""
     environment: tuple[str, ...] = ()  # env var names the service needs (values never stored)
+    edges: tuple[Dependency, ...] = ()  # conditions of `depends_on` (absent: healthy)
+    oneshot: bool = False  # a job: exiting 0 is its success ("completed"), not a failure
+    ready_when_running: bool = False  # Compose: nothing to verify, running is ready
+    docker_healthcheck: bool = False  # Compose declares a healthcheck: Docker's verdict
 
     @property
     def compose_name(self) -> str:
         return self.runtime.compose or self.name
+
+    def edge(self, dependency: str) -> Dependency:
+        """The edge to `dependency`, with the stack file's default condition if undeclared."""
+        for edge in self.edges:
+            if edge.name == dependency:
+                return edge
+        return Dependency(dependency)
 
 
 @dataclass(frozen=True)
@@ -115,6 +164,7 @@ class Stack:
     temporal: TemporalSettings | None = None
     source: str = "<bundled>"
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+    compose: ComposeSource | None = None  # set when Compose is the engine of record
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {s.name: s for s in self.services})
@@ -146,6 +196,7 @@ class Stack:
             temporal=self.temporal,
             source=self.source,
             kubernetes=self.kubernetes,
+            compose=self.compose,
         )
 
 

@@ -31,6 +31,7 @@ import tomli_w
 from console.model import (
     CHECK_KINDS,
     CheckKind,
+    ComposeSource,
     HealthCheck,
     KubernetesSettings,
     RuntimeNames,
@@ -50,7 +51,8 @@ PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 TOP_KEYS = ("stack", "services")
-STACK_KEYS = ("name", "project", "tiers", "phases", "temporal", "kubernetes")
+STACK_KEYS = ("name", "project", "tiers", "phases", "temporal", "kubernetes", "compose")
+COMPOSE_KEYS = ("files", "env_files", "profiles", "project_directory")
 KUBERNETES_KEYS = ("context", "namespace", "label", "production")
 # A namespace is a DNS-1123 label; a label key is an optional DNS prefix and a name.
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -137,8 +139,11 @@ def parse_stack(text: str, source: str) -> Stack:
     r = _Reader(source, _Locator(text))
     r.known_keys((), data, TOP_KEYS)
     settings = _parse_stack_table(r, data.get("stack", {}), source)
-    services = _parse_services(r, data, settings.tiers)
-    _check_dependencies(r, services)
+    if settings.compose is not None and "services" not in data:
+        data = {**data, "services": {}}  # the compose project declares them
+    services = _parse_services(r, data, settings.tiers, settings.compose is not None)
+    if settings.compose is None:
+        _check_dependencies(r, services)  # with Compose: checked once merged with its model
     return Stack(
         name=settings.name,
         services=tuple(services),
@@ -148,6 +153,7 @@ def parse_stack(text: str, source: str) -> Stack:
         temporal=settings.temporal,
         source=source,
         kubernetes=settings.kubernetes,
+        compose=settings.compose,
     )
 
 
@@ -542,6 +548,7 @@ class _Settings:
     phases: dict[int, str]
     temporal: TemporalSettings | None
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+    compose: ComposeSource | None = None
 
 
 def _parse_stack_table(r: _Reader, raw: Any, source: str) -> _Settings:
@@ -563,7 +570,33 @@ def _parse_stack_table(r: _Reader, raw: Any, source: str) -> _Settings:
     if "temporal" in table:
         temporal = _parse_temporal(r, table["temporal"])
     kubernetes = _parse_kubernetes(r, table.get("kubernetes", {}))
-    return _Settings(name, project, tiers, phases, temporal, kubernetes)
+    compose = _parse_compose(r, table["compose"], source) if "compose" in table else None
+    return _Settings(name, project, tiers, phases, temporal, kubernetes, compose)
+
+
+def _parse_compose(r: _Reader, raw: Any, source: str) -> ComposeSource:
+    """[stack.compose]: the compose project this stack file adds to (paths relative to it)."""
+    path: Path_ = ("stack", "compose")
+    table = r.table(path, raw)
+    r.known_keys(path, table, COMPOSE_KEYS)
+    files = r.strings((*path, "files"), table.get("files", []))
+    if not files:
+        r.fail((*path, "files"), "name at least one compose file, e.g. [\"compose.yaml\"]")
+    base = Path(source).parent if not source.startswith("<") else Path.cwd()
+
+    def here(p: str) -> str:
+        return str(base / p) if not Path(p).is_absolute() else p
+
+    project_dir = None
+    if "project_directory" in table:
+        project_dir = here(r.string((*path, "project_directory"), table["project_directory"]))
+    return ComposeSource(
+        files=tuple(here(f) for f in files),
+        env_files=tuple(here(f) for f in r.strings((*path, "env_files"),
+                                                    table.get("env_files", []))),
+        profiles=r.strings((*path, "profiles"), table.get("profiles", [])),
+        project_dir=project_dir,
+    )
 
 
 def _parse_kubernetes(r: _Reader, raw: Any) -> KubernetesSettings:
@@ -645,11 +678,13 @@ def _no_duplicates(r: _Reader, path: Path_, items: Iterable[Any], what: str) -> 
 # --- [services] ---------------------------------------------------------------------------
 
 
-def _parse_services(r: _Reader, data: Mapping[str, Any], tiers: tuple[str, ...]) -> list[Service]:
+def _parse_services(
+    r: _Reader, data: Mapping[str, Any], tiers: tuple[str, ...], overlay: bool = False
+) -> list[Service]:
     if "services" not in data:
         r.fail((), "no [services] table: a stack file must declare at least one service")
     table = r.table(("services",), data["services"])
-    if not table:
+    if not table and not overlay:
         r.fail(("services",), "[services] is empty: declare at least one service")
     return [_parse_service(r, name, raw, tiers) for name, raw in table.items()]
 

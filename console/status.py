@@ -31,6 +31,12 @@ Rules, in the order they apply to one service:
    dependencies are met (a healthy service is never in it). A failing service whose
    dependencies are fine is a root cause; its transitive dependents, each once and in
    stack order, are its blast radius (`blast_radius()`: the same list everywhere).
+   Edges keep Compose's condition: `service_started` (running, or a job that completed),
+   `service_healthy` (operational with its own edges met; the stack file's default),
+   `service_completed_successfully` (exited 0); `required: false` never blocks.
+7. Compose: a one-shot job (`Service.oneshot`) that exited 0 is completed: operational,
+   done. A service with no healthcheck at all is ready once running (`ready_when_running`);
+   where Docker runs a healthcheck, its "unhealthy" is the verdict.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from console.model import Service, Stack, dependents_map, transitive
+from console.model import Dependency, Service, Stack, dependents_map, transitive
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
 from console.status_types import ServiceStatus, StackStatus, State
@@ -52,6 +58,9 @@ OPERATOR_MATCH = timedelta(seconds=30)  # a journaled restart explains a start t
 FAIL_AFTER = 2  # consecutive failed probe rounds before an operational service fails
 _PROBE_FAILURES = {State.UNHEALTHY, State.UNREACHABLE}
 _FAILING_BASES = {State.RESTART_LOOP, State.EXITED, State.UNHEALTHY, State.UNREACHABLE}
+# A container that has started (Compose's `service_started`), whatever its health says.
+_STARTED = {State.OPERATIONAL, State.DEGRADED, State.STARTING, State.UNHEALTHY,
+            State.UNREACHABLE}
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,8 @@ def _judge_own(
 ) -> _Base:
     """A present container judged by its runtime state and probes, restarts aside."""
     if container.state in ("exited", "dead"):
+        if _completed(service, container):
+            return _Base(State.OPERATIONAL, "completed", ("completed: exited with code 0",))
         return _Base(State.EXITED, "unknown", (_exit_text(container),))
     if container.state == "created":
         return _Base(State.NOT_STARTED, "unknown", ("created but never started",))
@@ -223,7 +234,13 @@ def _judge_running(
             return _Base(State.OPERATIONAL, "healthy", (), reachable_host=None)
         if container.health == "unhealthy":
             return _Base(State.UNHEALTHY, "unhealthy", (_docker_health_text(container),))
+        if container.health == "starting":
+            return _Base(State.STARTING, "unknown", ("starting: health check pending",))
+        if service.ready_when_running and container.health is None:
+            return _Base(State.OPERATIONAL, "none", ())  # Compose's own rule: started is up
         return _Base(State.DEGRADED, "none", ("no health endpoint",))
+    if container.health == "unhealthy" and service.docker_healthcheck:
+        return _Base(State.UNHEALTHY, "unhealthy", (_docker_health_text(container),))
     base = _judge_probes(service, host, inside)
     if base.state is not State.OPERATIONAL and container.health == "starting":
         return replace(base, state=State.STARTING, issues=("starting: health check pending",))
@@ -300,6 +317,11 @@ def _restarts_words(restarts: Sequence[datetime], now: datetime) -> str:
     return f"{len(restarts)} restarts in {minutes} min"
 
 
+def _completed(service: Service, container: ContainerState) -> bool:
+    """A one-shot job that exited 0 has done its work: done, never a failure."""
+    return service.oneshot and container.state == "exited" and container.exit_code == 0
+
+
 def _exit_text(container: ContainerState) -> str:
     text = f"exited with code {container.exit_code}"
     if container.oom_killed:
@@ -327,8 +349,7 @@ def _with_dependencies(
     now: datetime,
 ) -> ServiceStatus:
     base = bases[service.name]
-    deps = [d for d in service.depends_on if d in bases]
-    unmet = tuple(d for d in deps if _effective_ok(d, bases, stack) is False)
+    unmet = _unmet(service, bases, stack)
     chain = _chain_to_root(service.name, bases, stack) if unmet else ()
     state, issues = base.state, base.issues
     if unmet:
@@ -364,17 +385,39 @@ def _with_dependencies(
     )
 
 
+def _unmet(service: Service, bases: Mapping[str, _Base], stack: Stack) -> tuple[str, ...]:
+    """The dependencies whose edge condition does not hold, in declaration order."""
+    return tuple(d for d in service.depends_on
+                 if d in bases and not _edge_met(service.edge(d), bases, stack))
+
+
+def _edge_met(edge: Dependency, bases: Mapping[str, _Base], stack: Stack,
+              seen: frozenset = frozenset()) -> bool:
+    """Compose's conditions: started (running, or a job that completed), healthy (operational
+    with its own edges met), completed successfully (exited 0). `required: false` never
+    blocks."""
+    if not edge.required:
+        return True
+    base = bases[edge.name]
+    if edge.condition == "service_completed_successfully":
+        return base.health == "completed"
+    if edge.condition == "service_started":
+        return base.health == "completed" or base.state in _STARTED
+    return _effective_ok(edge.name, bases, stack, seen)
+
+
 def _effective_ok(
     name: str, bases: Mapping[str, _Base], stack: Stack, seen: frozenset = frozenset()
 ) -> bool:
-    """A dependency counts as met when it is operational and its own dependencies are met."""
+    """A dependency counts as healthy when it is operational and its own edges are met."""
     if name in seen:
         return False
     if bases[name].state is not State.OPERATIONAL:
         return False
+    service = stack.service(name)
     return all(
-        _effective_ok(d, bases, stack, seen | {name})
-        for d in stack.service(name).depends_on
+        _edge_met(service.edge(d), bases, stack, seen | {name})
+        for d in service.depends_on
         if d in bases
     )
 
@@ -384,11 +427,7 @@ def _chain_to_root(name: str, bases: Mapping[str, _Base], stack: Stack) -> tuple
     chain: list[str] = []
     current = name
     while True:
-        unmet = [
-            d
-            for d in stack.service(current).depends_on
-            if d in bases and not _effective_ok(d, bases, stack) and d not in chain
-        ]
+        unmet = [d for d in _unmet(stack.service(current), bases, stack) if d not in chain]
         if not unmet:
             return tuple(chain)
         # Prefer a dependency that is itself failing (the likelier culprit) over a blocked one.

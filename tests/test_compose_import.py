@@ -1,4 +1,5 @@
-"""Importing a docker compose file: what lands in the stack file, and what never does."""
+"""A compose project as the console's model (read by Compose itself) and `import-compose`:
+what lands in the stack file, and what never does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import textwrap
 import pytest
 
 from console.compose_import import import_compose, stack_from_compose
-from console.model import HealthCheck
+from console.model import Dependency, HealthCheck
 from console.stackfile import StackFileError, load_stack, parse_stack
 
 SECRET = "vextrus_dev_2024"
@@ -96,7 +97,8 @@ def one(**service):
 
 def test_import_round_trips_through_parse_stack(imported):
     text, stack = imported
-    assert stack.names() == ["postgres", "redis", "zookeeper", "kafka", "auth", "api-gateway"]
+    # Dependency layers first, then Compose's own order (it sorts by name).
+    assert stack.names() == ["postgres", "redis", "zookeeper", "auth", "kafka", "api-gateway"]
     assert stack.project == "vextrus-erp" and stack.name == "vextrus-erp"
     assert text.startswith("# Stack file imported from ")
 
@@ -104,9 +106,9 @@ def test_import_round_trips_through_parse_stack(imported):
 def test_literal_secrets_never_reach_the_stack_file(imported):
     text, stack = imported
     assert SECRET not in text
-    assert stack.service("postgres").environment == (
+    assert set(stack.service("postgres").environment) == {
         "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
-    )
+    }
     assert stack.service("auth").environment == ("DATABASE_PASSWORD", "JWT_SECRET")
     assert stack.service("kafka").environment == ("KAFKA_BROKER_ID", "KAFKA_ZOOKEEPER_CONNECT")
 
@@ -118,23 +120,36 @@ def test_dependencies_in_list_and_mapping_form(imported):
     assert stack.service("api-gateway").depends_on == ("auth", "kafka")
 
 
-def test_wget_healthcheck_becomes_an_inside_http_check(imported):
+def test_wget_healthcheck_on_a_published_port_becomes_a_host_http_check(imported):
     _, stack = imported
     assert stack.service("auth").checks == (
-        HealthCheck(kind="http", port=3001, host="localhost", path="/api/v1/health",
-                    where="inside", timeout=10.0),
+        HealthCheck(kind="http", port=3001, host="127.0.0.1", path="/api/v1/health",
+                    where="host", timeout=10.0),
     )
 
 
-def test_other_healthchecks_become_exec_checks(imported):
-    _, stack = imported
-    (pg,) = stack.service("postgres").checks
-    assert (pg.kind, pg.command, pg.where, pg.timeout) == (
-        "exec", ("sh", "-c", "pg_isready -U vextrus"), "inside", 5.0,
-    )
-    assert stack.service("redis").checks[0].command == ("redis-cli", "ping")
-    assert stack.service("zookeeper").checks[0].command == ("sh", "-c", "nc -z localhost 2181")
-    assert stack.service("kafka").checks == ()
+def test_other_healthchecks_are_dockers_verdict_never_rerun(compose_file):
+    from console.compose_import import load_compose_stack
+    from console.model import ComposeSource
+
+    stack = load_compose_stack(ComposeSource(files=(str(compose_file),)))
+    for name in ("postgres", "redis", "zookeeper"):
+        service = stack.service(name)
+        assert service.checks == () and service.docker_healthcheck
+        assert not service.ready_when_running
+    # no healthcheck at all: running is ready, as Compose's service_started has it
+    assert stack.service("kafka").ready_when_running
+
+
+def test_edges_keep_their_compose_condition(compose_file):
+    from console.compose_import import load_compose_stack
+    from console.model import ComposeSource
+
+    stack = load_compose_stack(ComposeSource(files=(str(compose_file),)))
+    assert stack.service("kafka").edges == (Dependency("zookeeper", "service_healthy"),)
+    # the short syntax is service_started
+    assert stack.service("auth").edges == (Dependency("postgres", "service_started"),
+                                           Dependency("redis", "service_started"))
 
 
 def test_published_host_ports_are_recorded(imported):
@@ -207,7 +222,7 @@ def test_unquoted_short_ports_are_read_as_compose_reads_them(tmp_path):
         (["53:53/udp", "53:53/tcp"], (53,)),
         ([{"target": 80, "published": 8080}], (8080,)),
         ([{"target": 80, "published": "8443", "host_ip": "127.0.0.1"}], (8443,)),
-        ([{"target": 80}], (80,)),
+        ([{"target": 80}], ()),  # container-only: not a host port
     ],
 )
 def test_port_syntaxes(ports, expected):
@@ -218,25 +233,43 @@ def test_port_syntaxes(ports, expected):
     ("test", "expected"),
     [
         (["CMD", "wget", "-qO-", "http://localhost:3001/api/v1/health"],
-         HealthCheck(kind="http", port=3001, host="localhost", path="/api/v1/health",
-                     where="inside")),
+         HealthCheck(kind="http", port=3001, host="localhost", path="/api/v1/health")),
         (["CMD", "/usr/bin/curl", "-f", "http://127.0.0.1:8080/ping?full=1"],
-         HealthCheck(kind="http", port=8080, path="/ping?full=1", where="inside")),
+         HealthCheck(kind="http", port=8080, path="/ping?full=1")),
         ("curl -fsS http://localhost/health || exit 1",
-         HealthCheck(kind="http", port=80, host="localhost", path="/health", where="inside")),
-        (["CMD-SHELL", "wget -qO- http://localhost:3001/health | grep ok"],
-         HealthCheck(kind="exec", where="inside",
-                     command=("sh", "-c", "wget -qO- http://localhost:3001/health | grep ok"))),
-        (["CMD", "curl", "-f", "https://localhost:8443/health"],
-         HealthCheck(kind="exec", where="inside",
-                     command=("curl", "-f", "https://localhost:8443/health"))),
-        (["CMD", "wget", "-qO-", "http://localhost:${PORT}/api/v1/health"],
-         HealthCheck(kind="exec", where="inside",
-                     command=("wget", "-qO-", "http://localhost:${PORT}/api/v1/health"))),
+         HealthCheck(kind="http", port=80, host="localhost", path="/health")),
     ],
 )
-def test_healthcheck_forms(test, expected):
-    assert one(image="x", healthcheck={"test": test}).checks == (expected,)
+def test_plain_http_healthchecks_on_host_networking_become_host_checks(test, expected):
+    service = one(image="x", network_mode="host", healthcheck={"test": test})
+    assert service.checks == (expected,) and service.docker_healthcheck
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        ["CMD-SHELL", "wget -qO- http://localhost:3001/health | grep ok"],  # a pipeline
+        ["CMD", "curl", "-f", "https://localhost:8443/health"],  # https
+        ["CMD", "curl", "-fsS", "-H", "Host: api.local", "http://localhost:80/health"],
+        ["CMD", "curl", "-sfXPOST", "http://localhost:80/health"],  # bundled -X
+        ["CMD", "wget", "--header=Authorization: Bearer x", "-qO-", "http://localhost/h"],
+        ["CMD", "curl", "-u", "admin:pw", "http://localhost:80/health"],
+        ["CMD-SHELL", "[ $(wget -qO- http://localhost/health) = ok ]"],
+    ],
+)
+def test_healthchecks_that_are_more_than_a_plain_get_are_left_to_docker(test):
+    service = one(image="x", network_mode="host", healthcheck={"test": test})
+    assert service.checks == () and service.docker_healthcheck
+
+
+def test_container_only_port_gets_no_host_probe_a_published_one_does():
+    test = ["CMD", "wget", "-qO-", "http://localhost:3001/health"]
+    assert one(image="x", healthcheck={"test": test}).checks == ()
+    published = one(image="x", healthcheck={"test": test},
+                    ports=[{"target": 3001, "published": "13001", "host_ip": "127.0.0.2"}])
+    assert published.checks == (
+        HealthCheck(kind="http", port=13001, host="127.0.0.2", path="/health"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -248,7 +281,9 @@ def test_disabled_or_absent_healthcheck_gives_no_check(healthcheck):
 
 
 def test_healthcheck_timeout_durations():
-    check = one(image="x", healthcheck={"test": "true", "timeout": "1m30s"}).checks[0]
+    test = ["CMD", "wget", "-qO-", "http://localhost/health"]
+    check = one(image="x", network_mode="host",
+                healthcheck={"test": test, "timeout": "1m30s"}).checks[0]
     assert check.timeout == 90.0
 
 
@@ -282,10 +317,10 @@ def test_invalid_yaml_reports_the_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [
-        ("- web\n- db\n", "not a compose file: expected a mapping at the top level, got a list"),
-        ("", "not a compose file: expected a mapping at the top level, got an empty document"),
-        ("version: '3'\n", "not a compose file: no `services:` mapping"),
+    [  # Compose's own words, one line
+        ("- web\n- db\n", "line 1: cannot unmarshal !!seq into cli.named"),
+        ("", "empty compose file"),
+        ("version: '3'\n", "empty compose file"),
         ("services: {}\n", "not a compose file: no `services:` mapping"),
     ],
 )
@@ -300,7 +335,7 @@ def test_not_a_compose_file(tmp_path, text, message):
 def test_missing_compose_file(tmp_path):
     with pytest.raises(StackFileError) as info:
         import_compose(tmp_path / "nope.yml")
-    assert str(info.value) == f"{tmp_path / 'nope.yml'}: file not found"
+    assert str(info.value) == f"{tmp_path / 'nope.yml'}: compose file not found"
 
 
 @pytest.mark.parametrize(
@@ -321,7 +356,7 @@ def test_missing_compose_file(tmp_path):
         ({"web": {"healthcheck": {"test": ["RUN", "x"]}}},
          'c.yml: service "web": healthcheck: test: must start with CMD, CMD-SHELL or NONE, '
          'not "RUN"'),
-        ({"web": {"healthcheck": {"test": "true", "timeout": "soon"}}},
+        ({"web": {"healthcheck": {"test": ["CMD", "wget", "http://x/"], "timeout": "soon"}}},
          'c.yml: service "web": healthcheck: timeout "soon" is not a duration like 10s '
          "or 1m30s"),
     ],

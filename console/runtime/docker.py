@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from console.model import Service
+from console.model import ComposeSource, Service
 from console.runtime.base import (
     ContainerState,
     ExecResult,
@@ -84,9 +84,11 @@ class DockerRuntime:
         project: str,
         base_url: str | None = None,
         client_factory: ClientFactory | None = None,
+        compose: ComposeSource | None = None,
     ) -> None:
         self.project = project
         self.base_url = base_url
+        self.compose = compose  # set: Compose creates and starts (the engine of record)
         self.host = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         self._factory = client_factory or self._default_factory
         self._client: docker.DockerClient | None = None
@@ -249,7 +251,33 @@ class DockerRuntime:
     # --- actions ----------------------------------------------------------------------
 
     async def start(self, service: Service) -> None:
+        if self.compose is not None:
+            await self.create_and_start([service])
+            return
         await self._act(service, "start", lambda c, cid: c.api.start(cid))
+
+    async def create_and_start(
+        self, services: Sequence[Service], on_line: Callable[[str], None] | None = None
+    ) -> None:
+        """Compose projects: `docker compose up -d --no-deps` creates what does not exist and
+        starts what is stopped, exactly as Compose would; the caller waits on the probes.
+        Pull and build progress lines go to `on_line`."""
+        if self.compose is None:
+            for service in services:
+                await self.start(service)
+            return
+        from console.compose import ComposeError, ComposeRefused, compose_up
+
+        names = list(dict.fromkeys(s.compose_name for s in services))
+        try:
+            await compose_up(self.compose, self.project, names, self.base_url, on_line)
+        except ComposeRefused as exc:
+            if exc.daemon_gone:
+                raise RuntimeUnavailable(
+                    f"Docker daemon unreachable at {self.host}: {exc}") from None
+            raise DockerActionError(str(exc)) from None
+        except ComposeError as exc:
+            raise DockerActionError(str(exc)) from None
 
     async def stop(self, service: Service, timeout: float = 10) -> None:
         await self._act(service, "stop", lambda c, cid: c.api.stop(cid, timeout=int(timeout)))
