@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -56,7 +56,48 @@ class Progress:
         mark = {"ok": "✓", "failed": "✗", "skipped": "-", "started": "…", "done": "■"}.get(
             self.kind, "·"
         )
-        return f"{mark} {self.step}: {self.message}" if self.step else f"{mark} {self.message}"
+        message = self.message
+        verdict = self.data.get("verdict") if self.kind == "done" else None
+        if verdict:  # the journal's words lead the last line: `finished with 2 failures · ...`
+            message = f"{verdict} · {message}" if message else str(verdict)
+        return f"{mark} {self.step}: {message}" if self.step else f"{mark} {message}"
+
+
+@dataclass
+class Tally:
+    """What an action came to, counted one way for the journal, the CLI and the screen.
+
+    Every `failed` event is a failure, even when the action went on (a scan finding, a
+    failed check, a service skipped after it failed). The words are the last line
+    everywhere: "finished: ok" only when the action finished with no failure.
+    """
+
+    failures: int = 0
+    finished: bool = False
+    cancelled: bool = False
+
+    def add(self, event: Progress) -> None:
+        if event.kind == "failed":
+            self.failures += 1
+        elif event.kind == "done":
+            self.finished = True
+
+    @property
+    def ok(self) -> bool:
+        return self.finished and not self.failures and not self.cancelled
+
+    def words(self) -> str:
+        """`finished: ok`, `finished with 3 failures`, `stopped with 1 failure`, ..."""
+        if self.cancelled:
+            return "cancelled"
+        if self.ok:
+            return "finished: ok"
+        plural = "s" if self.failures != 1 else ""
+        if self.finished:
+            return f"finished with {self.failures} failure{plural}"
+        if self.failures:
+            return f"stopped with {self.failures} failure{plural}"
+        return "ended without finishing"
 
 
 class CancelToken:
@@ -98,27 +139,23 @@ async def execute(
     if read_only and action.writes:
         raise ReadOnlyRefused(f"{action.name}: refused in read-only mode")
     _journal(journal, action, "started", "")
-    result = "failed"
+    tally = Tally()
     last = ""
-    any_failed = False
     try:
         async for event in action.run(cancel):
             last = event.message
-            if event.kind == "failed":
-                any_failed = True
-                result = "failed"
-            elif event.kind == "done":
-                # A step that failed stays on the record even when the action went on.
-                result = "done with failures" if any_failed else "ok"
+            tally.add(event)
+            if event.kind == "done":
+                event = replace(event, data={**event.data, "verdict": tally.words()})
             if on_event:
                 on_event(event)
             yield event
             cancel.check()
     except Cancelled:
-        result = "cancelled"
+        tally.cancelled = True
         raise
     finally:
-        _journal(journal, action, result, last)
+        _journal(journal, action, tally.words(), last)
 
 
 def _journal(journal: Journal | None, action: Action, result: str, detail: str) -> None:

@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from actions.base import Action, ActionError, Cancelled, CancelToken, Progress, execute
+from actions.base import Action, ActionError, Cancelled, CancelToken, Progress, Tally, execute
+from console.masking import safe_str
 from screens.confirm import ConfirmScreen
 from widgets.action_progress import ActionProgress
 
@@ -72,6 +73,7 @@ class ActionScreen(Screen[None]):
         self.cancel = CancelToken()
         self.running = False
         self.result = ""
+        self.tally = Tally()  # the same count and words as the journal's
 
     @property
     def vextrus(self) -> VextrusApp:
@@ -79,7 +81,9 @@ class ActionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         mode = "writes" if self.action.writes else "read-only"
-        yield Static(f"{self.action.name} · {self.action.target} · {mode}", id="action-title")
+        # The target may be a workflow id or a pod: shown literally (markup off), escape-free.
+        yield Static(f"{self.action.name} · {safe_str(self.action.target, 200)} · {mode}",
+                     id="action-title", markup=False)
         yield ActionProgress(self.action.plan(), id="action-progress")
         yield Footer()
 
@@ -98,7 +102,7 @@ class ActionScreen(Screen[None]):
             return
         # A production context (allowed writes) asks for its name typed out, every time.
         if self.action.writes and (self.confirm or ctx.confirm_word):
-            question = f"{self.action.name} {self.action.target}?"
+            question = f"{self.action.name} {safe_str(self.action.target, 200)}?"
             lines = [f"- {s.title}" for s in self.action.plan()] + self.details
             if ctx.confirm_word:
                 lines.append(f"context {ctx.confirm_word!r} is production")
@@ -122,21 +126,23 @@ class ActionScreen(Screen[None]):
     @work(group="action", exclusive=True, exit_on_error=False)
     async def _run_action(self) -> None:
         ctx = self.vextrus.ctx
-        result = "ended without finishing"
+        tally = self.tally
+        failure = ""
+        error = ""
         try:
             async for event in execute(self.action, self.cancel, ctx.journal, ctx.read_only):
                 self.post_message(ActionProgressed(event))
-                if event.kind == "done":
-                    result = "ok"
-                elif event.kind == "failed":
+                tally.add(event)
+                if event.kind == "failed" and not failure:
                     where = f"{event.step}: " if event.step else ""
-                    result = f"failed: {where}{event.message}"
+                    failure = f"{where}{event.message}"
         except Cancelled:
-            result = "cancelled by the operator; what had started keeps running"
+            tally.cancelled = True
+            error = "cancelled by the operator; what had started keeps running"
         except ActionError as exc:
-            result = str(exc)
+            error = str(exc)
         finally:
-            self.post_message(ActionFinished(result))
+            self.post_message(ActionFinished(_result_words(tally, failure, error)))
 
     def on_action_progressed(self, message: ActionProgressed) -> None:
         self.progress.apply(message.event)
@@ -150,20 +156,25 @@ class ActionScreen(Screen[None]):
         self.result = result
         if result != "ok":
             self.progress.show_plan_only(result)
-        hint = f" · enter: {self.follow_up[0]}" if self.follow_up and result == "ok" else ""
+        hint = f" · enter: {self.follow_up[0]}" if self._can_follow_up() else ""
+        said = self.tally.words() if self.tally.finished or self.tally.failures else "stopped"
         self.query_one("#action-title", Static).update(
-            f"{self.action.name} · {self.action.target} · finished: "
-            f"{'ok' if result == 'ok' else 'see below'}{hint} · esc back"
+            f"{self.action.name} · {safe_str(self.action.target, 200)} · {said}{hint} · esc back"
         )
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "follow_up":
-            return self.follow_up is not None and self.result == "ok" and not self.running
+            return self._can_follow_up()
         return True
 
+    def _can_follow_up(self) -> bool:
+        """After an action that finished: a scan's findings or a diagnosis's failed checks
+        are what the next step (generate, fix) is for."""
+        return self.follow_up is not None and self.tally.finished and not self.running
+
     def action_follow_up(self) -> None:
-        if self.follow_up is not None and self.result == "ok":
+        if self.follow_up is not None and self._can_follow_up():
             self.follow_up[1](self)
 
     def action_cancel_or_back(self) -> None:
@@ -178,3 +189,13 @@ def open_action(app: Any, action: Action, **kwargs: Any) -> ActionScreen:
     screen = ActionScreen(action, **kwargs)
     app.push_screen(screen)
     return screen
+
+
+def _result_words(tally: Tally, first_failure: str, error: str) -> str:
+    """`ok`, or the journal's words with the first failure: what the result line says."""
+    if tally.ok and not error:
+        return "ok"
+    if error:
+        return error
+    words = tally.words()
+    return f"{words} · {first_failure}" if first_failure else words

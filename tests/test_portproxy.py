@@ -414,7 +414,7 @@ async def test_fix_forwards_the_wrong_address_and_diagnose_then_says_ok():
         events = [e async for e in execute(fix, CancelToken())]
         assert [e.line() for e in events] == [
             f"✓ b:{port}: forwarding 127.0.0.1:{port} -> 127.0.0.2:{port}",
-            "■ 1 forwarder(s) running"]
+            "■ finished: ok · 1 forwarder(s) running"]
         assert (await http_get("127.0.0.1", port)).endswith(b"healthy")
         again = PortProxyDiagnose(stack, None, forwarders=manager,
                                   settings=ProbeSettings(timeout=0.5))
@@ -704,7 +704,7 @@ async def test_diagnose_tells_the_faults_apart_in_docker_and_fix_forwards(docker
 
         fix = ForwarderFix(diagnose.findings, manager)
         events = [e.line() async for e in execute(fix, CancelToken())]
-        assert events[-1] == "■ 2 forwarder(s) running"
+        assert events[-1] == "■ finished: ok · 2 forwarder(s) running"
         down = ports["pp-down"]  # what a forwarder cannot fix is said, not hidden
         assert (f"- pp-down:{down}: service down: start it first (vextrus-console bringup "
                 "--only pp-down)") in events

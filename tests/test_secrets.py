@@ -640,7 +640,7 @@ def test_apply_events_and_journal_never_carry_values(compose: Path, tmp_path: Pa
     events = collect(action, journal=journal)
     blob = repr(events) + repr(action.plan()) + repr(action.prepare())
     assert_no_secret(blob, *(e.text for e in journal.timeline()))
-    assert any("secrets-apply ok" in e.text for e in journal.timeline())
+    assert any("secrets-apply finished: ok" in e.text for e in journal.timeline())
 
 
 # --- read-only mode -----------------------------------------------------------------------------

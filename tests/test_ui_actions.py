@@ -111,8 +111,8 @@ async def test_restart_shows_blast_radius_asks_then_restarts_and_journals(
         assert not isinstance(app.screen, ActionScreen)
     assert started_at(docker_lab, web) != before
     entries = app.ctx.journal.timeline(kinds=["action"]) if app.ctx.journal else []
-    assert [e.text for e in entries][-2:] == ["restart started", "restart ok: Readiness 100% · 2/2"
-                                              " operational"]
+    assert [e.text for e in entries][-2:] == ["restart started", "restart finished: ok: Readiness "
+                                              "100% · 2/2 operational"]
 
 
 async def test_read_only_console_refuses_restart_and_touches_nothing(
