@@ -218,6 +218,7 @@ class BringUp:
         cancel.check()
         for name in todo:
             self.monitor.note_operator_start(name, "start")
+            self._mark(name, "started")  # on record before Compose touches anything
             await queue.put(Progress("started", name, "creating and starting (compose)"))
 
         def progress(line: str) -> None:
@@ -295,6 +296,7 @@ class BringUp:
         else:
             try:
                 self.monitor.note_operator_start(name, "start")
+                self._mark(name, "started")
                 await self.runtime.start(service)
             except Exception as exc:  # the runtime's words are the diagnosis
                 status = (self.waiter.latest or await self.waiter.fresh()).get(name)

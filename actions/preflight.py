@@ -71,6 +71,9 @@ class Preflight:
             Step("memory", f"at least {self.limits.min_memory_gib:g} GiB memory available"),
             Step("ports", "host ports of services not running are free"),
         ]
+        if self.stack.compose is not None:
+            steps.insert(1, Step("compose", "docker compose v2 runs: which one and its version",
+                                 detail="a host plugin when present, else the bundled one"))
         if self._wants_map_count():
             steps.append(Step("max_map_count", f"vm.max_map_count >= {ES_MAP_COUNT}",
                               detail="Elasticsearch refuses to start below it"))
@@ -86,6 +89,9 @@ class Preflight:
             self._check_memory,
         ]
         yield self._emit(runtime_check)
+        if self.stack.compose is not None:
+            cancel.check()
+            yield self._emit(await asyncio.to_thread(_check_compose))
         for check in checks:
             cancel.check()
             yield self._emit(check())
@@ -163,6 +169,19 @@ class Preflight:
             f"vm.max_map_count = {value}, Elasticsearch needs {ES_MAP_COUNT}: run "
             f"`sysctl -w vm.max_map_count={ES_MAP_COUNT}` (WSL2: in the docker-desktop distro)",
         )
+
+
+def _check_compose() -> CheckResult:
+    """Which compose the bring-up will run (path and version), or why there is none."""
+    from console.compose import ComposeError, find_compose
+
+    try:
+        binary = find_compose()
+        version = binary.version()
+    except ComposeError as exc:
+        return CheckResult("compose", False, str(exc))
+    return CheckResult("compose", True, f"docker compose {version} ({binary.origin}: "
+                                        f"{binary.path})")
 
 
 def _taken(idle: Iterable[tuple[str, int]], snapshot: Snapshot) -> list[str]:

