@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
+from console.runtime.docker_exec import ExecHandle, Reaper, kill_leftovers, run_exec
 from console.runtime.docker_wire import EngineReader, EngineRefused
 from console.runtime.usage import UsageReport
 
@@ -99,6 +101,7 @@ class DockerRuntime:
         self._history_until: float | None = None  # daemon history read up to here (epoch)
         self._feeds: set[_ThreadFeed] = set()
         self._inspected = _InspectCache(INSPECT_REUSE_S, INSPECT_REUSE_UNHEALTHY_S)
+        self._reaper = Reaper()  # kills what given-up execs left running in containers
         # The listing's fast path on unix sockets: no docker-py on the way to the first frame.
         self._reader = EngineReader.for_host(self.host, REQUEST_TIMEOUT_S)
 
@@ -309,41 +312,50 @@ class DockerRuntime:
     # --- exec -------------------------------------------------------------------------
 
     async def exec(self, service: Service, argv: Sequence[str], timeout: float) -> ExecResult:
-        """Run argv in the service's container; past `timeout` the output socket is closed.
+        """Run argv in the service's container; raises TimeoutError past `timeout`.
 
-        Docker cannot kill an exec'd process through its API: a command that ignores the
-        closed socket keeps running inside until it ends by itself.
+        An exec given up while still running (timed out, or its caller cancelled) is killed
+        inside the container by the reaper (console.runtime.docker_exec), so hanging probes
+        do not pile up processes in the container refresh after refresh.
         """
-        holder = _SocketHolder()
+        handle = ExecHandle()
         try:
             async with asyncio.timeout(timeout):
                 return await asyncio.to_thread(
-                    self._run, lambda c: self._exec_sync(c, service, list(argv), holder)
+                    self._run, lambda c: self._exec_sync(c, service, list(argv), handle)
                 )
         except TimeoutError:
             raise TimeoutError(
                 f"exec in {service.name} did not finish within {timeout:g}s: {' '.join(argv)}"
             ) from None
         finally:
-            holder.close()  # unblocks the reading thread after a timeout or cancellation
+            handle.socket.close()  # unblocks the reading thread after a timeout or cancellation
+            if not handle.finished:
+                self._reaper.submit(lambda: self._run(lambda c: kill_leftovers(c, handle)))
 
     def _exec_sync(
-        self, client: docker.DockerClient, service: Service, argv: list[str], holder: _SocketHolder
+        self, client: docker.DockerClient, service: Service, argv: list[str], handle: ExecHandle
     ) -> ExecResult:
-        row = pick_running(self._require_rows(client, service, "exec in"))
-        if row.get("State") != "running":
-            raise DockerActionError(
-                f"{service.name}: container is {row.get('State')}, cannot exec in it"
-            )
-        exec_id = client.api.exec_create(row["Id"], argv, stdout=True, stderr=True)["Id"]
-        sock = client.api.exec_start(exec_id, socket=True)
-        holder.attach(sock)
-        from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
+        try:
+            row = pick_running(self._require_rows(client, service, "exec in"))
+            if row.get("State") != "running":
+                raise DockerActionError(
+                    f"{service.name}: container is {row.get('State')}, cannot exec in it"
+                )
+            handle.container_id = row["Id"]
+            return run_exec(client, handle, argv)
+        finally:
+            handle.settled.set()
 
-        frames = (demux_adaptor(*frame) for frame in frames_iter(sock, tty=False))
-        out, err = consume_socket_output(frames, demux=True)
-        output = (out or b"") + (err or b"")
-        return ExecResult(_exec_exit_code(client, exec_id), output.decode("utf-8", "replace"))
+    async def reaped(self, timeout: float = 10.0) -> int:
+        """Wait until every given-up exec has been killed (or found impossible to kill).
+
+        Returns how many could not be killed so far. `close()` calls it; so do tests.
+        """
+        pending = self._reaper.pending()
+        if pending:
+            await asyncio.to_thread(wait_futures, pending, timeout)
+        return self._reaper.unreaped
 
     # --- logs -------------------------------------------------------------------------
 
@@ -511,6 +523,8 @@ class DockerRuntime:
         from console.runtime.docker_stats import close_usage
 
         close_usage(self)
+        await self.reaped(timeout=5.0)  # before the client goes: the kills need it
+        self._reaper.shutdown()
         for feed in list(self._feeds):
             self._close_feed(feed)
         with self._client_lock:
@@ -701,16 +715,6 @@ def parse_docker_time(text: str | None) -> datetime | None:
     frac = (m.group(2) or "")[:7]  # Python keeps microseconds: "." + 6 digits
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     return datetime.fromisoformat(m.group(1) + frac + zone).astimezone(UTC)
-
-
-def _exec_exit_code(client: docker.DockerClient, exec_id: str) -> int:
-    """The exit code can lag the end of the output by a moment: ask a few times."""
-    for _ in range(50):
-        info = client.api.exec_inspect(exec_id)
-        if not info.get("Running") and info.get("ExitCode") is not None:
-            return int(info["ExitCode"])
-        time.sleep(0.02)
-    return -1
 
 
 # --- events ---------------------------------------------------------------------------
@@ -948,35 +952,6 @@ class _ThreadFeed:
             if isinstance(item, _Failed):
                 raise item.error
             yield item
-
-
-class _SocketHolder:
-    """The exec output socket, closable from the loop while a thread blocks reading it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sock: Any = None
-        self._closed = False
-
-    def attach(self, sock: Any) -> None:
-        with self._lock:
-            self._sock = sock
-            closed = self._closed
-        if closed:
-            _shutdown(sock)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            sock = self._sock
-        if sock is not None:
-            _shutdown(sock)
-
-
-def _shutdown(sock: Any) -> None:
-    raw = getattr(sock, "_sock", sock)
-    _quietly(lambda: raw.shutdown(socket.SHUT_RDWR))
-    _quietly(sock.close)
 
 
 def _quietly(fn: Callable[[], Any]) -> None:
