@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_load
 
     cli_load.add_parsers(sub, _add_common)
+    from console import cli_audit
+
+    cli_audit.add_parsers(sub, _add_common)
     return parser
 
 
@@ -201,6 +204,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_workflows
 
         return cli_workflows.run(args, ctx)
+    if args.command == "audit":
+        from console import cli_audit
+
+        return cli_audit.run(args, ctx)
     if args.command in ("load", "drill"):
         from console import cli_load
 
