@@ -8,13 +8,16 @@ for them (a Docker stack gets a clear refusal, not an AttributeError).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from actions.base import ActionError, CancelToken, Progress, Step
 from console.model import HealthCheck, Stack
 from console.probes.registry import run_check
-from console.runtime.base import Autoscaler, Runtime, RuntimeUnavailable
+from console.runtime.base import Autoscaler, Runtime, RuntimeUnavailable, Workload
+from console.status_workload import judge_workload
 
 INSIDE_KINDS = ("http", "exec")
 # No Vextrus service runs anywhere near this many replicas: a bigger number is a typo
@@ -39,16 +42,20 @@ class Scale:
     name = "scale"
     writes = True
 
-    def __init__(self, stack: Stack, runtime: Runtime, service: str, replicas: int) -> None:
+    def __init__(self, stack: Stack, runtime: Runtime, service: str, replicas: int,
+                 timeout: float = 120.0, poll: float = 0.1) -> None:
         _service(stack, service, "scale")
         _needs(runtime, "scale", "scale")
         if not 0 <= replicas <= MAX_REPLICAS:
             raise ActionError(f"scale: replicas must be 0 to {MAX_REPLICAS}, not {replicas}")
         self.stack, self.runtime, self.target, self.replicas = stack, runtime, service, replicas
+        self.timeout, self.poll = timeout, poll
 
     def plan(self) -> list[Step]:
         return [Step("scale", f"scale {self.target} to {self.replicas} replicas", self.target,
-                     "patch of the scale subresource; an autoscaler may change it again")]
+                     "patch of the scale subresource; an autoscaler may change it again"),
+                Step("wait", f"wait until the controller has reconciled {self.target} "
+                     f"(timeout {self.timeout:g}s)", self.target)]
 
     async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
         cancel.check()
@@ -57,7 +64,48 @@ class Scale:
         except (RuntimeError, RuntimeUnavailable) as exc:  # the API server's refusal, in words
             yield Progress("failed", self.target, str(exc))
             return
-        yield Progress("done", self.target, f"desired replicas set to {self.replicas}")
+        yield Progress("ok", self.target, f"desired replicas set to {self.replicas}")
+        try:
+            ok, said = await self._reconciled(cancel)
+        except (RuntimeError, RuntimeUnavailable) as exc:
+            ok, said = False, str(exc)
+        yield Progress("done" if ok else "failed", self.target, said)
+
+    async def _reconciled(self, cancel: CancelToken) -> tuple[bool, str]:
+        """Until the workload has rolled out at the new count (kubectl rollout status), a
+        failure that waiting will not fix, or the timeout. Reads the runtime's watched
+        store: no API call per look."""
+        service = self.stack.service(self.target)
+        started = time.perf_counter()
+        said = ""
+        while True:
+            cancel.check()
+            state = (await self.runtime.list_states([service]))[self.target]
+            w = state.workload
+            if w is None:
+                return False, state.error or "the workload is gone"
+            elapsed = time.perf_counter() - started
+            done, said, failed = _reconcile_verdict(w, self.replicas)
+            if done or failed:
+                return done, said + (f" in {elapsed:.1f}s" if done else "")
+            if elapsed >= self.timeout:
+                return False, f"not reconciled after {self.timeout:g}s: {said}"
+            await asyncio.sleep(self.poll)
+
+
+def _reconcile_verdict(w: Workload, replicas: int) -> tuple[bool, str, bool]:
+    """(done, in words, failed for good) for a workload asked to run `replicas`."""
+    if replicas == 0:
+        running = len(w.pods)
+        return running == 0, "scaled to 0: no pods left" if running == 0 else \
+            f"{running} pods still running", False
+    verdict = judge_workload(w)
+    if verdict is None and w.desired == replicas:
+        return True, f"{w.ready}/{w.desired} replicas ready", False
+    if verdict is None:
+        return False, f"{w.desired} desired (the scale not yet seen)", False
+    return False, verdict.issues[0] if verdict.issues else verdict.health, \
+        verdict.stuck or verdict.restart_loop
 
 
 def autoscaler_note(hpa: Autoscaler | None, replicas: int) -> str:

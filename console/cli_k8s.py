@@ -45,6 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     probe = sub.add_parser("probe-inside", help="kubernetes: run a service's checks in a pod")
     add_common(probe, True)
     probe.add_argument("service", metavar="SERVICE")
+    _container(probe)
 
     logs = sub.add_parser("logs", help="a service's logs (kubernetes: all pods, merged)")
     add_common(logs, True)
@@ -53,6 +54,27 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("--previous", action="store_true",
                       help="kubernetes: the crashed container's last run (crash loops)")
+    _container(logs)
+
+
+def _container(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--container", metavar="NAME",
+                        help="kubernetes: the pod's container to use (default: the pod's "
+                        "kubectl.kubernetes.io/default-container, else its first)")
+
+
+def _choose_container(args: argparse.Namespace, ctx: AppContext) -> bool:
+    """Point the runtime at `--container`; False (said why) when the runtime has none."""
+    name = getattr(args, "container", None)
+    if not name:
+        return True
+    choose = getattr(ctx.runtime, "choose_container", None)
+    if choose is None:
+        _err(f"{args.command} --container: only the kubernetes runtime has pods with "
+             "several containers")
+        return False
+    choose(args.service, name)
+    return True
 
 
 def _writes(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +125,8 @@ def _err(text: str) -> None:
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
     if ctx.runtime is None:
         _err(f"{args.command}: needs a runtime (not --runtime none)")
+        return EXIT_USAGE
+    if not _choose_container(args, ctx):
         return EXIT_USAGE
     if args.command == "logs":
         return asyncio.run(_logs(args, ctx))
@@ -165,6 +189,9 @@ async def _logs(args: argparse.Namespace, ctx: AppContext) -> int:
         kwargs["previous"] = True
     try:
         async for line in ctx.runtime.logs(service, **kwargs):  # type: ignore[arg-type]
+            if line.stream == "note":  # about the logs (a pod skipped), not from them
+                _err(f"logs {args.service}: {line.text}")
+                continue
             stamp = f"{line.time:%Y-%m-%dT%H:%M:%S} " if line.time else ""
             echo(f"{stamp}{line.text}", flush=True)
     except (RuntimeError, OSError, RuntimeUnavailable) as exc:

@@ -26,7 +26,8 @@ class Verdict:
 
 
 def judge_workload(w: Workload) -> Verdict | None:
-    """Worst first: a crash loop, an image that cannot run, then missing replicas."""
+    """Worst first: a crash loop, an image that cannot run, a stalled rollout, a rollout
+    under way, then missing replicas."""
     if w.desired == 0 and not any(p.phase == "Running" for p in w.pods):
         return Verdict(State.NOT_STARTED, "unknown", (f"scaled to 0 replicas ({_name(w)})",))
     looping = [p for p in w.pods if p.reason == "CrashLoopBackOff"]
@@ -36,6 +37,10 @@ def judge_workload(w: Workload) -> Verdict | None:
     broken = [p for p in w.pods if p.reason in IMAGE_ERRORS]
     if broken:
         return Verdict(State.NOT_STARTED, "unhealthy", (_broken_text(broken[0]),), stuck=True)
+    if w.stalled:
+        return _stalled(w)
+    if w.rollout:
+        return _rolling_out(w)
     if w.ready >= w.desired:
         return None
     replicas = f"{w.ready}/{w.desired} replicas ready"
@@ -46,6 +51,30 @@ def judge_workload(w: Workload) -> Verdict | None:
     state = State.STARTING if w.ready == 0 else State.DEGRADED
     return Verdict(state, "starting" if w.ready == 0 else "unhealthy",
                    (replicas + (f" ({waiting})" if waiting else ""),))
+
+
+def _rolling_out(w: Workload) -> Verdict:
+    """Not healthy yet, whatever readiness says: the old pods answer until replaced, and a
+    dependent started now would meet the old version or none (kubectl rollout status)."""
+    text = f"rolling out ({w.rollout})"
+    if w.ready < w.desired:
+        text += f"; {w.ready}/{w.desired} replicas ready"
+    if w.probe_failures:
+        text += f": {w.probe_failures[0]}"
+    return Verdict(State.STARTING, "starting", (text,))
+
+
+def _stalled(w: Workload) -> Verdict:
+    """The controller gave up on the rollout (progressDeadlineSeconds): a failure to act on,
+    not to wait out; the old pods may still serve, hence degraded rather than down."""
+    text = f"rollout stuck: {w.stalled}"
+    if w.rollout:
+        text += f" ({w.rollout})"
+    waiting = _waiting_text(w.pods)
+    if waiting:
+        text += f"; {waiting}"
+    state = State.DEGRADED if w.ready > 0 else State.UNHEALTHY
+    return Verdict(state, "unhealthy", (text,), stuck=True)
 
 
 def workload_notes(w: Workload) -> tuple[str, ...]:

@@ -37,10 +37,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+if TYPE_CHECKING:
+    from tests.k8s_fake_controller import Controller
+
 NS = "vextrus"
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # kind -> (URL prefix of the group/version, plural, list kind, apiVersion)
@@ -71,6 +75,7 @@ class _Watcher:
     kind: str
     events: queue.Queue[Any] = field(default_factory=queue.Queue)
     bookmarks: bool = False
+    selector: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 _CLOSE = object()
@@ -92,13 +97,21 @@ class FakeKubeAPI:
         self.compacted = 0  # versions at or below this are gone (410)
         self.requests: list[Recorded] = []
         self.watchers: list[_Watcher] = []
-        self.logs: dict[tuple[str, bool], list[str]] = {}  # (pod, previous) -> lines
+        # (pod, previous) -> the first container's lines; (pod, container, previous) -> any's
+        self.logs: dict[tuple, list[str]] = {}
         self.log_followers: dict[str, list[queue.Queue[Any]]] = {}
-        self.exec_handler: Callable[[str, list[str]], tuple[int, str, str]] = (
+        # pod, argv -> (exit code, stdout, stderr); a dict for the code is the Status to send
+        self.exec_handler: Callable[[str, list[str]], tuple[int | dict, str, str]] = (
             lambda pod, argv: (0, "", "")
         )
         self.exec_delay = 0.0
-        self.controller_delay: float | None = None  # set: scaling makes ready pods after it
+        self.exec_calls: list[tuple[str, str, list[str]]] = []  # pod, container, argv
+        self.exec_protocols = ("v5.channel.k8s.io", "v4.channel.k8s.io")  # 1.30+: both
+        self.exec_protocol = ""  # the one the last exec agreed on
+        self.controller: Controller | None = None
+        self.never_ready: set[str] = set()  # images whose readiness probe keeps failing
+        self.snapshots: dict[int, dict[str, list[dict]]] = {}  # paged lists: rv -> items
+        self.on_list_page: Callable[[], None] | None = None  # test hook: a page went out
         # image -> the kubelet's waiting reason for it (ErrImagePull, ImagePullBackOff,
         # InvalidImageName): the pods it makes for such an image never become ready
         self.unpullable: dict[str, str] = {}
@@ -122,8 +135,29 @@ class FakeKubeAPI:
         self._thread.start()
         return self
 
+    def run_controller(self, ready_delay: float = 0.3, tick: float = 0.05) -> Controller:
+        """Controllers and kubelet from now on (tests/k8s_fake_controller.py)."""
+        from tests.k8s_fake_controller import Controller
+
+        if self.controller is None:
+            self.controller = Controller(self, ready_delay, tick).start()
+        else:
+            self.controller.ready_delay = ready_delay
+        return self.controller
+
+    @property
+    def controller_delay(self) -> float | None:
+        return self.controller.ready_delay if self.controller else None
+
+    @controller_delay.setter
+    def controller_delay(self, value: float) -> None:
+        self.run_controller(ready_delay=value)
+
     def stop(self) -> None:
         """Take the server down: the port refuses connections, open streams are cut."""
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
         server, self._server = self._server, None
         if server is None:
             return
@@ -172,6 +206,14 @@ class FakeKubeAPI:
             self.objects[kind][name] = obj
             return obj
 
+    def set_image(self, kind: str, name: str, image: str) -> dict:
+        """What `kubectl set image` does: a new template, so a new generation (a rollout)."""
+        with self.lock:
+            before = self.objects[kind][name]
+            after = copy.deepcopy(before)
+            after["spec"]["template"]["spec"]["containers"][-1]["image"] = image
+            return self.put(kind, _next_generation(before, after))
+
     def delete(self, kind: str, name: str) -> dict | None:
         with self.lock:
             obj = self.objects[kind].pop(name, None)
@@ -185,7 +227,7 @@ class FakeKubeAPI:
         snapshot = copy.deepcopy(obj)
         self.history.append((self.rv, kind, event_type, snapshot))
         for w in self.watchers:
-            if w.kind == kind:
+            if w.kind == kind and fields_match(w.selector, snapshot):
                 w.events.put({"type": event_type, "object": snapshot})
 
     def bookmark(self, kind: str) -> None:
@@ -217,27 +259,6 @@ class FakeKubeAPI:
                 if kind is None or w.kind == kind:
                     w.events.put(_CLOSE)
 
-    def reconcile(self, kind: str, name: str) -> None:
-        """What the controller and the kubelet would do: as many ready pods as desired."""
-        with self.lock:
-            obj = copy.deepcopy(self.objects[kind][name])
-            want = obj["spec"].get("replicas", 1)
-            mine = sorted(n for n, p in self.objects["Pod"].items()
-                          if p["metadata"]["labels"].get("app") == name)
-            for extra in mine[want:]:
-                self.delete("Pod", extra)
-            image = obj["spec"]["template"]["spec"]["containers"][0]["image"]
-            reason = self.unpullable.get(image)
-            for i in range(len(mine), want):
-                self.put("Pod", pod(name, f"r{i}") if reason is None else pod(
-                    name, f"r{i}", phase="Pending", ready=False,
-                    waiting=(reason, f'Back-off pulling image "{image}"')))
-            ready = want if reason is None else 0
-            obj["status"] = {"observedGeneration": 1, "replicas": want, "updatedReplicas": want,
-                             **({"readyReplicas": ready, "availableReplicas": ready}
-                                if ready else {})}
-            self.put(kind, obj)
-
     def watcher_count(self, kind: str) -> int:
         with self.lock:
             return sum(1 for w in self.watchers if w.kind == kind)
@@ -254,22 +275,49 @@ class FakeKubeAPI:
 
     # --- serving ---------------------------------------------------------------------------
 
-    def list_body(self, kind: str) -> dict:
+    def list_body(self, kind: str, query: dict[str, list[str]] | None = None) -> dict:
+        """A list, filtered by `fieldSelector`, in pages when `limit` asks (API concepts,
+        "Retrieving large results sets in chunks"): every page of one list comes from the
+        snapshot of its first page and carries that page's resourceVersion; `continue`
+        names where the next page starts; a token older than the compaction point is a
+        410 Expired (raised as ListExpired)."""
+        query = query or {}
+        selector = parse_selector(query.get("fieldSelector", [""])[0])
+        limit = int(query.get("limit", ["0"])[0] or 0)
+        token = query.get("continue", [""])[0]
         with self.lock:
-            items = [copy.deepcopy(o) for o in self.objects[kind].values()]
-            return {"kind": f"{kind}List", "apiVersion": KINDS[kind][2],
-                    "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+            if token:
+                version, start = _read_token(token)
+                if version <= self.compacted or version not in self.snapshots:
+                    raise ListExpired()
+                items = self.snapshots[version][kind]
+            else:
+                version, start = self.rv, ""
+                items = sorted((copy.deepcopy(o) for o in self.objects[kind].values()),
+                               key=lambda o: o["metadata"]["name"])
+                if limit:
+                    self.snapshots[version] = {kind: items}
+            chosen = [o for o in items if o["metadata"]["name"] > start and
+                      fields_match(selector, o)]
+            meta: dict[str, Any] = {"resourceVersion": str(version)}
+            if limit and len(chosen) > limit:
+                meta["continue"] = _make_token(version, chosen[limit - 1]["metadata"]["name"])
+                meta["remainingItemCount"] = len(chosen) - limit
+                chosen = chosen[:limit]
+            return {"kind": f"{kind}List", "apiVersion": KINDS[kind][2], "metadata": meta,
+                    "items": chosen}
 
-    def open_watch(self, kind: str, since: str, bookmarks: bool) -> _Watcher:
+    def open_watch(self, kind: str, since: str, bookmarks: bool,
+                   selector: list[tuple[str, str, str]] | None = None) -> _Watcher:
         with self.lock:
-            watcher = _Watcher(kind, bookmarks=bookmarks)
+            watcher = _Watcher(kind, bookmarks=bookmarks, selector=selector or [])
             version = int(since) if since.isdigit() else 0
             if version and version <= self.compacted:
                 watcher.events.put(_gone_event(self.compacted))
                 watcher.events.put(_CLOSE)
                 return watcher
             for rv, k, event_type, obj in self.history:
-                if k == kind and rv > version:
+                if k == kind and rv > version and fields_match(watcher.selector, obj):
                     watcher.events.put({"type": event_type, "object": obj})
             self.watchers.append(watcher)
             return watcher
@@ -285,6 +333,56 @@ def _gone_event(compacted: int) -> dict:
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": f"too old resource version: {compacted} ({compacted + 1})",
         "reason": "Expired", "code": 410}}
+
+
+class ListExpired(Exception):
+    """A continue token from before the compaction point."""
+
+
+class BadSelector(ValueError):
+    """A field selector naming a field the kind does not index."""
+
+
+# Fields a field selector may name, per the API (metadata.* for every kind; events and pods
+# index a few more). Anything else is a 400 "field label not supported", as the server says.
+SELECTABLE = {"metadata.name", "metadata.namespace", "type", "reason", "source",
+              "involvedObject.kind", "involvedObject.name", "involvedObject.namespace",
+              "involvedObject.uid", "status.phase", "spec.nodeName"}
+
+
+def parse_selector(text: str) -> list[tuple[str, str, str]]:
+    """`type=Warning,involvedObject.kind!=Node` -> [(field, op, value)]."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.match(r"^([A-Za-z.]+)\s*(==|!=|=)\s*(.*)$", part)
+        if not m or m.group(1) not in SELECTABLE:
+            raise BadSelector(f'"{part}" is not a known field selector: field label not '
+                              f"supported: {m.group(1) if m else part}")
+        out.append((m.group(1), "!=" if m.group(2) == "!=" else "=", m.group(3)))
+    return out
+
+
+def fields_match(selector: list[tuple[str, str, str]], obj: dict) -> bool:
+    for path, op, value in selector:
+        cur: Any = obj
+        for key in path.split("."):
+            cur = cur.get(key) if isinstance(cur, dict) else None
+        actual = "" if cur is None else str(cur if not isinstance(cur, dict) else "")
+        if (actual == value) != (op == "="):
+            return False
+    return True
+
+
+def _make_token(version: int, after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"rv": version, "start": after}).encode()).decode()
+
+
+def _read_token(token: str) -> tuple[int, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError):
+        return 0, ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -373,10 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         kind, name, sub = route
         if name is None:
-            if query.get("watch", [""])[0] in ("true", "1", "True"):
-                self._watch(kind, query)
-            else:
-                self._send_json(200, self.fake.list_body(kind))
+            self._collection(kind, query)
             return
         if kind == "Pod" and sub == "log":
             self._logs(name, query)
@@ -389,6 +484,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
         else:
             self._send_json(200, obj)
+
+    def _collection(self, kind: str, query: dict[str, list[str]]) -> None:
+        try:
+            selector = parse_selector(query.get("fieldSelector", [""])[0])
+            if query.get("watch", [""])[0] in ("true", "1", "True"):
+                self._watch(kind, query, selector)
+            else:
+                body = self.fake.list_body(kind, query)
+                self._send_json(200, body)
+                if body["metadata"].get("continue") and self.fake.on_list_page is not None:
+                    self.fake.on_list_page()
+        except BadSelector as exc:
+            self._status(400, "BadRequest", str(exc))
+        except ListExpired:
+            self._status(410, "Expired", "The provided continue parameter is too old to "
+                         "display a consistent list result. You can start a new list without "
+                         "the continue parameter.")
 
     def do_PATCH(self) -> None:
         path, _, body = self._record()
@@ -415,13 +527,11 @@ class _Handler(BaseHTTPRequestHandler):
                 replicas = (body.get("spec") or {}).get("replicas")
                 updated = copy.deepcopy(obj)
                 updated["spec"]["replicas"] = replicas
-                stored = self.fake.put(kind, updated)
+                stored = self.fake.put(kind, _next_generation(obj, updated))
                 self._send_json(200, _scale_of(stored))
-                if self.fake.controller_delay is not None:
-                    threading.Timer(self.fake.controller_delay, self.fake.reconcile,
-                                    (kind, name)).start()
                 return
-            stored = self.fake.put(kind, _merge(copy.deepcopy(obj), body))
+            updated = _merge(copy.deepcopy(obj), body)
+            stored = self.fake.put(kind, _next_generation(obj, updated))
         self._send_json(200, stored)
 
     def do_DELETE(self) -> None:
@@ -449,11 +559,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
-    def _watch(self, kind: str, query: dict[str, list[str]]) -> None:
+    def _watch(self, kind: str, query: dict[str, list[str]],
+               selector: list[tuple[str, str, str]]) -> None:
         since = query.get("resourceVersion", [""])[0]
         bookmarks = query.get("allowWatchBookmarks", [""])[0] in ("true", "True", "1")
         timeout = float(query.get("timeoutSeconds", ["1800"])[0])
-        watcher = self.fake.open_watch(kind, since, bookmarks)
+        watcher = self.fake.open_watch(kind, since, bookmarks, selector)
         deadline = time.monotonic() + timeout
         self._start_chunked("application/json")
         try:
@@ -476,14 +587,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _logs(self, pod: str, query: dict[str, list[str]]) -> None:
-        if pod not in self.fake.objects["Pod"]:
+        obj = self.fake.objects["Pod"].get(pod)
+        if obj is None:
             self._status(404, "NotFound", f'pods "{pod}" not found')
             return
+        names = [c["name"] for c in obj["spec"]["containers"]]
+        container = query.get("container", [""])[0]
+        if not container and len(names) > 1:
+            self._status(400, "BadRequest", f"a container name must be specified for pod "
+                         f"{pod}, choose one of: [{' '.join(names)}]")
+            return
+        container = container or names[0]
+        if container not in names:
+            self._status(400, "BadRequest", f"container {container} is not valid for pod {pod}")
+            return
         previous = query.get("previous", ["false"])[0] in ("true", "True")
-        lines = self.fake.logs.get((pod, previous))
+        lines = self.fake.logs.get((pod, container, previous))
+        if lines is None and container == names[0]:
+            lines = self.fake.logs.get((pod, previous))
         if lines is None and previous:
-            self._status(400, "BadRequest",
-                         f'previous terminated container "{pod}" in pod "{pod}" not found')
+            self._status(400, "BadRequest", f'previous terminated container "{container}" in '
+                         f'pod "{pod}" not found')
             return
         lines = list(lines or [])
         if "tailLines" in query:
@@ -519,33 +643,51 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _exec(self, pod: str, query: dict[str, list[str]]) -> None:
-        """The websocket handshake, then the output on channels 1/2 and a Status on 3."""
+        """The websocket handshake, the output on channels 1/2, a Status on 3.
+
+        The server picks the first subprotocol it speaks from the client's list (RFC 6455
+        4.2.2; the apiserver's wsstream). With v5 (KEP-4006, 1.30+) it also sends the close
+        signal (channel 255, then the closed channel's number) for stdout and stderr
+        before the Status, as the stream translator does when the kubelet's streams end.
+        """
         key = self.headers.get("Sec-WebSocket-Key", "")
         offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         if self.headers.get("Upgrade", "").lower() != "websocket" or not key:
             self._status(400, "BadRequest", "Upgrade request required")
             return
-        if "v4.channel.k8s.io" not in offered:
+        chosen = next((p for p in offered if p in self.fake.exec_protocols), "")
+        if not chosen:
             self._status(400, "BadRequest", "no supported subprotocol offered")
             return
+        obj = self.fake.objects["Pod"].get(pod)
+        names = [c["name"] for c in obj["spec"]["containers"]] if obj else []
+        container = query.get("container", [""])[0] or (names[0] if names else "")
         accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
         self.send_response(101, "Switching Protocols")
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
         self.send_header("Sec-WebSocket-Accept", accept)
-        self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
+        self.send_header("Sec-WebSocket-Protocol", chosen)
         self.end_headers()
         self.wfile.flush()
         self.close_connection = True
+        argv = query.get("command", [])
+        with self.fake.lock:
+            self.fake.exec_protocol = chosen
+            self.fake.exec_calls.append((pod, container, argv))
         if self.fake.exec_delay:
             time.sleep(self.fake.exec_delay)
-        code, out, err = self.fake.exec_handler(pod, query.get("command", []))
+        code, out, err = self.fake.exec_handler(pod, argv)
+        status = code if isinstance(code, dict) else _exit_status(code)
         try:
             if out:
                 self._ws_frame(2, b"\x01" + out.encode())
             if err:
                 self._ws_frame(2, b"\x02" + err.encode())
-            self._ws_frame(2, b"\x03" + json.dumps(_exit_status(code)).encode())
+            if chosen == "v5.channel.k8s.io":
+                self._ws_frame(2, b"\xff\x01")
+                self._ws_frame(2, b"\xff\x02")
+            self._ws_frame(2, b"\x03" + json.dumps(status).encode())
             self._ws_frame(8, struct.pack(">H", 1000))
             self.connection.settimeout(1.0)
             self.rfile.read(2)  # the client's close frame (or nothing): then hang up
@@ -575,6 +717,13 @@ def _exit_status(code: int) -> dict:
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
+def _next_generation(before: dict, after: dict) -> dict:
+    """metadata.generation counts changes of the spec (not of metadata or status)."""
+    if before.get("spec") != after.get("spec") and "generation" in after["metadata"]:
+        after["metadata"]["generation"] = before["metadata"].get("generation", 1) + 1
+    return after
+
+
 def _merge(target: dict, patch: dict) -> dict:
     """JSON merge patch (RFC 7386); for the maps patched here, strategic merge is the same."""
     for key, value in patch.items():
@@ -602,8 +751,11 @@ def _scale_of(obj: dict) -> dict:
 
 def deployment(name: str, replicas: int = 1, ready: int | None = None, kind: str = "Deployment",
                image: str | None = None, labels: dict | None = None,
-               annotations: dict | None = None) -> dict:
-    """apps/v1 Deployment (or StatefulSet) selecting pods labelled app=NAME."""
+               annotations: dict | None = None, sidecar: str | None = None,
+               default_container: str | None = None) -> dict:
+    """apps/v1 Deployment (or StatefulSet) selecting pods labelled app=NAME; `sidecar`
+    puts a container before the service's own (a mesh proxy), `default_container` sets
+    the kubectl.kubernetes.io/default-container annotation on the pod template."""
     ready = replicas if ready is None else ready
     status: dict[str, Any] = {"observedGeneration": 1, "replicas": replicas,
                               "updatedReplicas": replicas}
@@ -623,6 +775,11 @@ def deployment(name: str, replicas: int = 1, ready: int | None = None, kind: str
         },
         "status": status,
     }
+    template = obj["spec"]["template"]
+    if sidecar:
+        template["spec"]["containers"].insert(0, {"name": sidecar, "image": f"mesh/{sidecar}:1"})
+    if default_container:
+        template["metadata"]["annotations"] = {DEFAULT_CONTAINER: default_container}
     if kind == "StatefulSet":
         obj["spec"]["serviceName"] = name
     return obj
@@ -631,8 +788,9 @@ def deployment(name: str, replicas: int = 1, ready: int | None = None, kind: str
 def pod(workload: str, suffix: str, *, phase: str = "Running", ready: bool = True,
         restarts: int = 0, waiting: tuple[str, str] | None = None,
         last_terminated: tuple[int, str, datetime] | None = None,
-        started: datetime | None = None) -> dict:
-    """v1 Pod of a workload, with one container status shaped like the kubelet's."""
+        started: datetime | None = None, sidecar: str | None = None,
+        default_container: str | None = None) -> dict:
+    """v1 Pod of a workload, with its container statuses shaped like the kubelet's."""
     started = started or datetime.now(UTC) - timedelta(hours=2)
     state: dict[str, Any]
     if waiting:
@@ -648,7 +806,7 @@ def pod(workload: str, suffix: str, *, phase: str = "Running", ready: bool = Tru
                                "startedAt": stamp(finished - timedelta(seconds=20)),
                                "finishedAt": stamp(finished), "containerID": "containerd://x"}}
     name = f"{workload}-{suffix}"
-    return {
+    made: dict[str, Any] = {
         "metadata": {"name": name, "namespace": NS, "labels": {"app": workload,
                                                                 "pod-template-hash": "7d9f"},
                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -668,18 +826,55 @@ def pod(workload: str, suffix: str, *, phase: str = "Running", ready: bool = Tru
             }],
         },
     }
+    if sidecar:
+        made["spec"]["containers"].insert(0, {"name": sidecar, "image": f"mesh/{sidecar}:1"})
+        made["status"]["containerStatuses"].insert(0, {
+            "name": sidecar, "ready": True, "restartCount": 0, "image": f"mesh/{sidecar}:1",
+            "imageID": "", "started": True, "state": {"running": {"startedAt": stamp(started)}},
+            "lastState": {}})
+    if default_container:
+        made["metadata"]["annotations"] = {DEFAULT_CONTAINER: default_container}
+    return made
+
+
+def pod_from_template(owner: dict, name: str, labels: dict) -> dict:
+    """A new pod as a controller makes it: the template's labels, annotations and
+    containers, Pending in ContainerCreating until the kubelet starts it."""
+    template = owner["spec"]["template"]
+    containers = copy.deepcopy(template["spec"]["containers"])
+    meta = template.get("metadata") or {}
+    return {
+        "metadata": {"name": name, "namespace": NS,
+                     "labels": {**meta.get("labels", {}), **labels},
+                     "annotations": dict(meta.get("annotations") or {}),
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": owner["metadata"]["name"], "uid": "rs-uid",
+                                          "controller": True}]},
+        "spec": {"containers": containers, "nodeName": "node-1"},
+        "status": {
+            "phase": "Pending", "startTime": stamp(datetime.now(UTC)),
+            "conditions": [{"type": "PodScheduled", "status": "True"},
+                           {"type": "Ready", "status": "False"}],
+            "containerStatuses": [{
+                "name": c["name"], "ready": False, "restartCount": 0, "image": c["image"],
+                "imageID": "", "started": False,
+                "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {},
+            } for c in containers],
+        },
+    }
 
 
 def event(pod_name: str, reason: str, message: str, count: int = 1,
-          when: datetime | None = None) -> dict:
-    """v1 Event (core), Warning, about a pod."""
+          when: datetime | None = None, event_type: str = "Warning",
+          involved_kind: str = "Pod") -> dict:
+    """v1 Event (core), Warning unless told, about a pod unless told."""
     when = when or datetime.now(UTC) - timedelta(seconds=30)
     return {
         "metadata": {"name": f"{pod_name}.{abs(hash((reason, message))) % 10**12:x}",
                      "namespace": NS},
-        "involvedObject": {"kind": "Pod", "namespace": NS, "name": pod_name, "apiVersion": "v1",
-                           "fieldPath": "spec.containers{main}"},
-        "reason": reason, "message": message, "type": "Warning", "count": count,
+        "involvedObject": {"kind": involved_kind, "namespace": NS, "name": pod_name,
+                           "apiVersion": "v1" if involved_kind == "Pod" else "apps/v1"},
+        "reason": reason, "message": message, "type": event_type, "count": count,
         "source": {"component": "kubelet", "host": "node-1"},
         "firstTimestamp": stamp(when - timedelta(minutes=2)), "lastTimestamp": stamp(when),
     }

@@ -254,13 +254,15 @@ def test_cli_refuses_writes_on_production(files: dict[str, Path], fake: FakeKube
 
 def test_cli_scale_with_the_context_confirmed(files: dict[str, Path], fake: FakeKubeAPI,
                                               capsys: pytest.CaptureFixture[str]) -> None:
+    fake.run_controller(ready_delay=0.05)  # the scale returns once the cluster reconciled
     code = main(cli(files, "prod", "--allow-writes", "scale", "auth", "4",
                     "--confirm-context", "prod-eu"))
     assert code == 0, capsys.readouterr().err
     patch = fake.requests_for("PATCH")[0]
     assert (patch.path, patch.body) == (
         "/apis/apps/v1/namespaces/vextrus/deployments/auth/scale", {"spec": {"replicas": 4}})
-    assert "desired replicas set to 4" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "desired replicas set to 4" in out and "4/4 replicas ready in " in out
 
 
 def test_cli_logs_previous(files: dict[str, Path], fake: FakeKubeAPI,

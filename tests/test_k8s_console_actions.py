@@ -97,6 +97,7 @@ async def test_scale_shows_the_autoscaler_and_sends_the_scale_patch(
     files: dict[str, Path], fake: FakeKubeAPI
 ) -> None:
     app = k8s_app(files)
+    fake.run_controller(ready_delay=0.05)  # the action waits for the cluster to reconcile
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "auth")
         await pilot.press("x")
@@ -120,7 +121,9 @@ async def test_scale_shows_the_autoscaler_and_sends_the_scale_patch(
         confirm = app.screen
         assert isinstance(confirm, ConfirmScreen) and confirm.typed is None
         assert confirm.details == [
-            "- scale auth to 4 replicas", "deployment/auth: 2/2 ready, 2 desired",
+            "- scale auth to 4 replicas",
+            "- wait until the controller has reconciled auth (timeout 120s)",
+            "deployment/auth: 2/2 ready, 2 desired",
             "autoscaler auth: 2 → 3 replicas (min 2, max 6) · cpu 85%/70%",
             "! autoscaler auth keeps it between 2 and 6: it may change 4 again on its next sync"]
         assert fake.requests_for("PATCH") == []
@@ -132,14 +135,16 @@ async def test_scale_shows_the_autoscaler_and_sends_the_scale_patch(
         "/apis/apps/v1/namespaces/vextrus/deployments/auth/scale",
         "application/merge-patch+json", {"spec": {"replicas": 4}})
     assert app.ctx.journal is not None
-    assert sorted(e.text for e in app.ctx.journal.timeline(kinds=["action"])) == [
-        "scale ok: desired replicas set to 4", "scale started"]
+    finished_text, started = sorted(e.text for e in app.ctx.journal.timeline(kinds=["action"]))
+    assert started == "scale started"
+    assert finished_text.startswith("scale finished: ok: 4/4 replicas ready in ")
 
 
 async def test_production_asks_for_the_context_typed_out_before_a_scale(
     files: dict[str, Path], fake: FakeKubeAPI
 ) -> None:
     app = k8s_app(files, "prod", allow_writes=True)
+    fake.run_controller(ready_delay=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, "auth")
         await scale_to(pilot, "3")

@@ -70,6 +70,12 @@ class Workload:
     warnings: tuple[str, ...] = ()  # other recent Warning events (FailedScheduling, ...)
     autoscaler: Autoscaler | None = None
     context: str = ""
+    # The rollout as `kubectl rollout status` judges it: what is still to do ("2/3 updated"),
+    # "" once complete; `stalled`: the ProgressDeadlineExceeded message (waiting won't help)
+    rollout: str = ""
+    stalled: str = ""
+    containers: tuple[str, ...] = ()  # the pod template's containers, in order
+    default_container: str = ""  # the kubectl.kubernetes.io/default-container one, or first
 
 
 @dataclass(frozen=True)

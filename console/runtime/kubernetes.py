@@ -53,6 +53,7 @@ REPLICAS_BEFORE_STOP = "vextrus.io/replicas-before-stop"
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 RESTART_WINDOW_S = 300.0
+SEEN_TIMEOUT_S = 5.0  # a write's own watch event: milliseconds on a healthy link
 SYNC_TIMEOUT_S = 15.0
 DEBOUNCE_S = 0.05  # a burst of watch events (a rollout) becomes one status change
 
@@ -102,6 +103,9 @@ class KubernetesRuntime:
         self._restarts = _RestartMemory(RESTART_WINDOW_S)
         self._closed = False
         self._link_problem = ""
+        # service -> the container the operator chose for logs, exec and probes; without
+        # a choice, the pod's kubectl.kubernetes.io/default-container, else its first
+        self.chosen_containers: dict[str, str] = {}
 
     # --- starting: config, client, informers ----------------------------------------------
 
@@ -355,12 +359,28 @@ class KubernetesRuntime:
 
     async def _patch(self, found: Found, body: dict, content_type: str) -> None:
         path = self.path(found.kind, name_of(found.workload))
-        await self._call(lambda h: h.json("PATCH", path, body=body, content_type=content_type))
+        stored = await self._call(
+            lambda h: h.json("PATCH", path, body=body, content_type=content_type))
+        await self._until_seen(found, stored)
 
     async def _scale(self, found: Found, replicas: int) -> None:
         path = self.path(found.kind, name_of(found.workload), "scale")
         body = {"spec": {"replicas": replicas}}
-        await self._call(lambda h: h.json("PATCH", path, body=body, content_type=MERGE))
+        scale = await self._call(lambda h: h.json("PATCH", path, body=body, content_type=MERGE))
+        await self._until_seen(found, scale)  # a Scale carries its workload's version
+
+    async def _until_seen(self, found: Found, answer: dict) -> None:
+        """Wait (briefly) for the watch to bring the written version into the store.
+
+        Without it, the refresh right after `restart` reads the workload as it was before
+        the write (generation not bumped yet) and calls it healthy: a restart-with-
+        dependents then starts the dependents while the rollout has not even begun.
+        """
+        version = str(meta(answer).get("resourceVersion") or "")
+        informer = self.informers.get(found.kind)
+        if version and informer is not None:
+            await asyncio.to_thread(informer.wait_for, self.namespace, name_of(found.workload),
+                                    version, SEEN_TIMEOUT_S)
 
     # --- exec and logs (kubernetes_streams) ----------------------------------------------
 
@@ -374,7 +394,16 @@ class KubernetesRuntime:
             raise KubernetesActionError(f"{service.name}: no running pod to exec in")
         assert self.http is not None
         path = self.path("Pod", name_of(pod), "exec")
-        return await exec_in_pod(self.http, path, pod, list(argv), timeout, self._describe)
+        return await exec_in_pod(self.http, path, pod, list(argv), timeout, self._describe,
+                                 self.chosen_containers.get(service.name))
+
+    def choose_container(self, service: str, container: str | None) -> None:
+        """Logs, exec and probes of `service` go to `container` from now on (None: the
+        pod's default again)."""
+        if container:
+            self.chosen_containers[service] = container
+        else:
+            self.chosen_containers.pop(service, None)
 
     async def logs(
         self,
@@ -396,7 +425,8 @@ class KubernetesRuntime:
         assert self.http is not None
         http = self.http
         async for line in merged_logs(http, self.path, service.name, pods, tail, follow,
-                                      previous, self._describe):
+                                      previous, self._describe,
+                                      self.chosen_containers.get(service.name)):
             yield line
 
     async def usage(self, services: Sequence[Service]) -> UsageReport:

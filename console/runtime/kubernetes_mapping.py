@@ -24,6 +24,7 @@ IMAGE_ERRORS = (
     "CreateContainerConfigError", "CreateContainerError",
 )
 EVENT_KEEP = 3
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
 Obj = Mapping[str, object]
 
@@ -141,6 +142,21 @@ def pods_of(workload: dict, pods: Iterable[dict]) -> list[dict]:
 
 
 # --- pods --------------------------------------------------------------------------------
+
+
+def containers_of(template_spec: dict) -> tuple[str, ...]:
+    return tuple(str(c.get("name") or "") for c in template_spec.get("containers") or []
+                 if isinstance(c, dict))
+
+
+def default_container(obj: dict, spec: dict) -> str:
+    """kubectl's choice when no -c is given: the annotated container if it exists, else the
+    first (a service-mesh sidecar listed first would otherwise get the logs and probes)."""
+    names = containers_of(spec)
+    wanted = str(d(obj, "metadata", "annotations").get(DEFAULT_CONTAINER) or "")
+    if wanted and wanted in names:
+        return wanted
+    return names[0] if names else ""
 
 
 def pod_summary(pod: dict) -> PodSummary:
@@ -329,11 +345,15 @@ def container_state(
     context: str = "",
 ) -> ContainerState:
     """One workload as a ContainerState: the engine reads `state`, `health`, `workload`."""
+    from console.runtime.kubernetes_rollout import rollout_status
+
     obj, kind = found.workload, found.kind
     spec, status = d(obj, "spec"), d(obj, "status")
     pods = [pod_summary(p) for p in found.pods]
     desired = _int(spec.get("replicas"))
     desired = 1 if desired is None else desired  # the API's default
+    rollout, stalled = rollout_status(kind, obj)
+    template = d(spec, "template", "spec")
     probes, warnings = recent_events(events, {p.name for p in pods}, (kind, name_of(obj)), now)
     workload = Workload(
         kind=kind, name=name_of(obj), namespace=str(meta(obj).get("namespace") or ""),
@@ -342,6 +362,8 @@ def container_state(
         available=_int(status.get("availableReplicas")) or 0,
         pods=tuple(pods), probe_failures=tuple(probes), warnings=tuple(warnings),
         autoscaler=autoscaler_for(kind, name_of(obj), hpas), context=context,
+        rollout=rollout, stalled=stalled, containers=containers_of(template),
+        default_container=default_container(d(spec, "template"), template),
     )
     worst = _worst_pod(pods)
     started = [parse_time(d(p, "status").get("startTime")) for p in found.pods]
@@ -386,7 +408,7 @@ def _runtime_state(w: Workload) -> str:
 def _health(w: Workload) -> str | None:
     if w.desired == 0:
         return None
-    if w.ready >= w.desired:
+    if w.ready >= w.desired and not w.rollout:
         return "healthy"
     if w.probe_failures or any(p.reason for p in w.pods):
         return "unhealthy"

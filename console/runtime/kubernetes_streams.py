@@ -1,15 +1,21 @@
 """Exec in a pod and read a workload's logs: the two streaming calls of the kubernetes runtime.
 
-Exec goes through the API's websocket (`kubernetes.stream`'s WSClient, channel protocol v4/v5,
-opened by `KubeHttp.websocket`): stdout
-and stderr come back on their channels and the exit code as a Status on the error channel.
+Exec goes through the API's websocket (`kubernetes.stream`'s WSClient, opened by
+`KubeHttp.websocket`), offering `v5.channel.k8s.io` then `v4.channel.k8s.io`: a 1.30+
+server picks v5 (KEP-4006: the same channels plus a close signal, channel 255), an older
+one v4. stdout and stderr come back on channels 1 and 2, and a metav1.Status on channel 3:
+Success, NonZeroExitCode with the code in `details.causes` (reason ExitCode), or any other
+failure (InternalError when the command cannot even start) whose message is the answer.
 Logs are one reader thread per pod (GET .../pods/NAME/log, raw), merged: the tail of
 every pod sorted by timestamp, then followed lines as they arrive, each tagged with its pod.
+Every call names its container: the one asked for, else the pod's
+`kubectl.kubernetes.io/default-container`, else the first (what kubectl does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
@@ -17,9 +23,16 @@ from typing import Any
 
 from console.runtime.base import ExecResult, LogLine, RuntimeUnavailable
 from console.runtime.kubernetes_http import ApiError, KubeHttp
-from console.runtime.kubernetes_mapping import d, name_of, parse_time
+from console.runtime.kubernetes_mapping import (
+    containers_of,
+    d,
+    default_container,
+    name_of,
+    parse_time,
+)
 
 Describe = Callable[[BaseException], str]
+ERROR_CHANNEL = 3
 
 
 def pick_pod(pods: list[dict]) -> dict | None:
@@ -33,18 +46,73 @@ def pick_pod(pods: list[dict]) -> dict | None:
     return chosen[0] if chosen else None
 
 
-def first_container(pod: dict) -> str:
-    containers = d(pod, "spec").get("containers") or [{}]
-    return str(containers[0].get("name") or "")
+def container_for(pod: dict, wanted: str | None) -> str:
+    """The container to talk to: `wanted` if given, else kubectl's default for the pod."""
+    if wanted:
+        names = containers_of(d(pod, "spec"))
+        if names and wanted not in names:
+            from console.runtime.kubernetes import KubernetesActionError
+
+            raise KubernetesActionError(f"{name_of(pod)} has no container {wanted!r} "
+                                        f"(it has {', '.join(names)})")
+        return wanted
+    return default_container(pod, d(pod, "spec"))
+
+
+# Start failures whose words say what a shell's exit code would: 127 not found, 126 cannot run
+NOT_FOUND = ("executable file not found", "no such file or directory")
+
+
+def exec_outcome(text: str) -> tuple[int, str]:
+    """(exit code, words) from the error channel's metav1.Status, whatever its reason."""
+    if not text.strip():
+        return -1, "exec: the stream closed without a status"
+    try:
+        status = json.loads(text)
+    except ValueError:
+        return -1, "exec: unreadable status: " + " ".join(text.split())[:200]
+    if not isinstance(status, dict):
+        return -1, "exec: unreadable status"
+    if status.get("status") == "Success":
+        return 0, ""
+    for cause in d(status, "details").get("causes") or []:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            value = str(cause.get("message") or "").strip()
+            if value.lstrip("-").isdigit():
+                return int(value), ""
+    message = " ".join(str(status.get("message") or status.get("reason") or "").split())
+    lowered = message.lower()
+    if any(words in lowered for words in NOT_FOUND):
+        code = 127
+    elif "permission denied" in lowered:
+        code = 126
+    else:
+        code = -1
+    return code, f"exec failed: {_essential(message) or 'no reason given'}"
+
+
+# The container runtime's words come wrapped in three layers of "failed to ..." from the
+# API server, the kubelet and containerd: the innermost one says what happened.
+_WRAPPERS = ("unable to start container process: ", "OCI runtime exec failed: ")
+
+
+def _essential(message: str) -> str:
+    for marker in _WRAPPERS:
+        at = message.rfind(marker)
+        if at >= 0:
+            return message[at + len(marker):]
+    return message
 
 
 async def exec_in_pod(
-    http: KubeHttp, path: str, pod: dict, argv: list[str], timeout: float, describe: Describe
+    http: KubeHttp, path: str, pod: dict, argv: list[str], timeout: float, describe: Describe,
+    container: str | None = None,
 ) -> ExecResult:
-    """Run argv in the pod's first container; past `timeout` the websocket is closed."""
+    """Run argv in the pod's chosen (or default) container; past `timeout` the websocket
+    is closed."""
     holder: list[Any] = []
     query: list[tuple[str, object]] = [
-        ("command", argv), ("container", first_container(pod)), ("stderr", "true"),
+        ("command", argv), ("container", container_for(pod, container)), ("stderr", "true"),
         ("stdin", "false"), ("stdout", "true"), ("tty", "false"),
     ]
 
@@ -60,8 +128,10 @@ async def exec_in_pod(
             raise TimeoutError
         output = ws.read_stdout(timeout=0) or ""
         output += ws.read_stderr(timeout=0) or ""
-        code = ws.returncode
-        return ExecResult(-1 if code is None else int(code), output)
+        code, words = exec_outcome(ws.read_channel(ERROR_CHANNEL, timeout=0) or "")
+        if words:
+            output += ("\n" if output and not output.endswith("\n") else "") + words
+        return ExecResult(code, output)
 
     try:
         async with asyncio.timeout(timeout + 2.0):
@@ -92,21 +162,32 @@ async def merged_logs(
     follow: bool,
     previous: bool,
     describe: Describe,
+    container: str | None = None,
 ) -> AsyncIterator[LogLine]:
-    """The tail of every pod merged by time, then (with follow) lines as they come."""
+    """The tail of every pod merged by time, then (with follow) lines as they come.
+
+    `previous` over several pods: a pod whose container never restarted has no previous
+    run (the API answers 400); it is named in a note line and skipped, so the crashed
+    replica's last words still show. Only when no pod has one is that an error.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
     readers = [_PodReader(http, path_of("Pod", name_of(pod), "log"), service, pod, tail, follow,
-                          previous, len(pods) > 1, describe, loop, queue) for pod in pods]
+                          previous, len(pods) > 1, describe, loop, queue,
+                          container_for(pod, container)) for pod in pods]
     for reader in readers:
         reader.start()
     try:
         tails: list[LogLine] = []
+        missing: list[tuple[str, str]] = []  # (pod, container) without a previous run
         pending_tails, ended = len(readers), 0
         while ended < len(readers):
             kind, payload = await queue.get()
-            if kind == "error":
-                raise payload
+            if kind == "no-previous" and len(readers) > 1:
+                missing.append(payload[:2])
+                continue
+            if kind in ("error", "no-previous"):
+                raise payload if kind == "error" else payload[2]
             if kind == "end":
                 ended += 1
             elif kind == "line":
@@ -115,11 +196,23 @@ async def merged_logs(
                 tails.extend(payload)
                 pending_tails -= 1
                 if pending_tails == 0:
+                    if missing and len(missing) == len(readers):
+                        raise _none_restarted(service, sorted(pod for pod, _ in missing))
+                    for pod, container in sorted(missing):
+                        yield LogLine(service, f"[{pod}] no previous container: {container} "
+                                      "has not restarted", None, "note")
                     for line in sorted(tails, key=_time_key):
                         yield line
     finally:
         for reader in readers:
             reader.stop()
+
+
+def _none_restarted(service: str, pods: list[str]) -> Exception:
+    from console.runtime.kubernetes import KubernetesActionError
+
+    return KubernetesActionError(f"{service}: no previous container in any pod "
+                                 f"({', '.join(pods)} have not restarted)")
 
 
 def _time_key(line: LogLine) -> float:
@@ -131,8 +224,10 @@ class _PodReader:
 
     def __init__(self, http: KubeHttp, path: str, service: str, pod: dict, tail: int,
                  follow: bool, previous: bool, tag: bool, describe: Describe,
-                 loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+                 loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any],
+                 container: str) -> None:
         self.http, self.path, self.service, self.pod = http, path, service, pod
+        self.container = container
         self.tail, self.follow, self.previous, self.describe = tail, follow, previous, describe
         self.prefix = f"[{name_of(pod)}] " if tag else ""
         self.loop, self.queue = loop, queue
@@ -176,7 +271,11 @@ class _PodReader:
                     self._post("line", self._line(buffer[:cut].decode("utf-8", "replace")))
                     del buffer[: cut + 1]
         except Exception as exc:
-            if not self.stopping.is_set():
+            if self.stopping.is_set():
+                pass
+            elif self._no_previous(exc):
+                self._post("no-previous", (name_of(self.pod), self.container, self._error(exc)))
+            else:
                 self._post("error", self._error(exc))
         finally:
             if not tail_sent:
@@ -185,13 +284,18 @@ class _PodReader:
 
     def _open(self) -> Any:
         query: dict[str, object] = {
-            "container": first_container(self.pod), "follow": self.follow,
+            "container": self.container, "follow": self.follow,
             "previous": self.previous, "timestamps": True,
         }
         if self.tail >= 0:
             query["tailLines"] = self.tail
         read_timeout = 3600.0 if self.follow else 30.0
         return self.http.request("GET", self.path, query=query, timeout=(5.0, read_timeout))
+
+    def _no_previous(self, exc: Exception) -> bool:
+        """The API's 400 for a container that has no terminated run to show."""
+        return self.previous and isinstance(exc, ApiError) and exc.status == 400 and \
+            "previous terminated container" in exc.message
 
     def _line(self, raw: str) -> LogLine:
         when, text = split_stamp(raw.rstrip("\r"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -80,6 +81,10 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.store: dict[str, dict] = {}
         self.lock = threading.Lock()
+        # key -> the last resourceVersions applied to it: a writer waits until its own write
+        # is in the store (versions are opaque: compared for equality only, never ordered)
+        self._seen: dict[str, deque[str]] = {}
+        self._applied = threading.Condition(self.lock)
         self.resource_version = ""
         self.synced = threading.Event()
         self.stopping = threading.Event()
@@ -179,6 +184,8 @@ class Informer:
         self.counters.lists += 1
         with self.lock:
             self.store = items
+            for key, obj in items.items():
+                self._remember(key, obj)
         self.resource_version = version
         self.synced.set()
         self.on_change(self.kind, None)
@@ -225,9 +232,30 @@ class Informer:
                 self.store.pop(_key(obj), None)
             elif kind in ("ADDED", "MODIFIED"):
                 self.store[_key(obj)] = obj
+            self._remember(_key(obj), obj)
         self.resource_version = version or self.resource_version
         self.counters.events += 1
         self.on_change(self.kind, obj)
+
+    def _remember(self, key: str, obj: dict) -> None:
+        """Under the lock: note the version and wake writers waiting for it."""
+        version = str(meta(obj).get("resourceVersion") or "")
+        if version:
+            self._seen.setdefault(key, deque(maxlen=64)).append(version)
+            self._applied.notify_all()
+
+    def wait_for(self, namespace: str, name: str, version: str, timeout: float) -> bool:
+        """Until the store holds `version` of the object (or a later event moved past it):
+        after a write, a refresh must not show the object as it was before the write."""
+        key = f"{namespace}/{name}"
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while version not in self._seen.get(key, ()):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stopping.is_set():
+                    return False
+                self._applied.wait(min(left, 0.2))
+            return True
 
     def _raise_if_status(self, body: dict) -> None:
         if body.get("kind") == "Status" and body.get("status") == "Failure":
