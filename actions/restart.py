@@ -4,17 +4,22 @@ The blast radius (transitive dependents) is known before anything happens, so th
 confirms with it in front of them. With dependents, they are stopped first (dependents of
 dependents first), the service is restarted and waited on, then the dependents are started
 back in dependency order and waited on, one layer at a time.
+
+Compose's `restart: true` on a `depends_on` edge is honoured without being asked: a
+dependent declared so is stopped and brought back with the service, as `docker compose
+restart` does. A one-shot job brought back is waited on until it has completed (exit 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from actions.base import ActionError, CancelToken, Progress, Step
-from actions.waiting import StatusWaiter
+from actions.waiting import StatusWaiter, is_completed, is_up
 from console.model import Stack, dependents_map, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
+from console.status_types import ServiceStatus
 
 
 class Restart:
@@ -44,13 +49,29 @@ class Restart:
         found = set(transitive(self.target, dependents_map(self.stack.services)))
         return [n for n in self.stack.names() if n in found]
 
+    def restart_followers(self) -> list[str]:
+        """Dependents whose edge says `restart: true`, and theirs in turn, in stack order."""
+        found: set[str] = set()
+        frontier = [self.target]
+        while frontier:
+            current = frontier.pop()
+            for s in self.stack.services:
+                if s.name not in found and current in s.depends_on and s.edge(current).restart:
+                    found.add(s.name)
+                    frontier.append(s.name)
+        return [n for n in self.stack.names() if n in found]
+
     def _dependent_layers(self) -> list[list[str]]:
-        members = [s for s in self.stack.services if s.name in set(self.blast_radius())]
+        chosen = set(self.blast_radius() if self.with_dependents else self.restart_followers())
+        members = [s for s in self.stack.services if s.name in chosen]
         return topological_layers(members)
+
+    def _done(self, name: str) -> Callable[[ServiceStatus], bool]:
+        return is_completed if self.stack.service(name).oneshot else is_up
 
     def plan(self) -> list[Step]:
         steps: list[Step] = []
-        layers = self._dependent_layers() if self.with_dependents else []
+        layers = self._dependent_layers()
         for layer in reversed(layers):
             steps.extend(
                 Step(f"stop {n}", f"stop {n} (depends on {self.target})", n) for n in layer
@@ -63,7 +84,7 @@ class Restart:
         return steps
 
     async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
-        layers = self._dependent_layers() if self.with_dependents else []
+        layers = self._dependent_layers()
         try:
             for layer in reversed(layers):
                 for name in layer:
@@ -74,7 +95,8 @@ class Restart:
             self.monitor.note_operator_start(self.target, "restart")
             await self.runtime.restart(self.stack.service(self.target), self.stop_timeout)
             yield Progress("ok", self.target, "restarted")
-            outcome = await self.waiter.wait_up(self.target, self.timeout)
+            outcome = await self.waiter.wait_up(self.target, self.timeout,
+                                                self._done(self.target))
             if not outcome.ok:
                 yield Progress("failed", self.target, outcome.reason)
                 return
@@ -84,7 +106,7 @@ class Restart:
                     cancel.check()
                     self.monitor.note_operator_start(name, "start")
                     await self.runtime.start(self.stack.service(name))
-                    got = await self.waiter.wait_up(name, self.timeout)
+                    got = await self.waiter.wait_up(name, self.timeout, self._done(name))
                     if got.ok:
                         yield Progress("ok", name, f"healthy in {got.seconds:.1f}s")
                     else:

@@ -89,16 +89,26 @@ def test_bringup_from_nothing_creates_every_service_then_status_exits_0(project)
     name = f"vxtest-{os.getpid()}-{secrets.token_hex(3)}"
     lab = DockerLab(name, client)
     state = project / "state"
+
+    def made() -> dict:
+        return {c.labels["com.docker.compose.service"]: c
+                for c in client.containers.list(all=True, filters={
+                    "label": f"com.docker.compose.project={name}"})}
+
     try:
+        one = cli(["--project", name, "--state-dir", str(state), "bringup", "--only",
+                   "sidecar", "--yes"], project)
+        assert one.returncode == 0, one.stdout + one.stderr
+        assert set(made()) == {"cache", "sidecar"}  # one service with its dependencies
+        assert "✓ cache: running" in one.stdout  # no healthcheck: started is up
+
         up = cli(["--project", name, "--state-dir", str(state), "bringup", "--yes"], project)
         assert up.returncode == 0, up.stdout + up.stderr
         last = up.stdout.splitlines()[-1]
         assert last.startswith("■ ") and "Readiness 100% · 6/6 operational" in last
         assert "✓ migrate: completed (exit 0)" in up.stdout
-        assert "✓ cache: running" in up.stdout
-        containers = {c.labels["com.docker.compose.service"]: c
-                      for c in client.containers.list(all=True, filters={
-                          "label": f"com.docker.compose.project={name}"})}
+        assert "- cache: already healthy" in up.stdout
+        containers = made()
         assert set(containers) == SERVICES  # created by Compose; the profile service not
         migrate = containers.pop("migrate").attrs["State"]
         assert (migrate["Status"], migrate["ExitCode"]) == ("exited", 0)
@@ -110,6 +120,16 @@ def test_bringup_from_nothing_creates_every_service_then_status_exits_0(project)
         rows = {s["name"]: s for s in json.loads(status.stdout)["services"]}
         assert rows["migrate"]["health"] == "completed"
         assert {s["state"] for s in rows.values()} == {"operational"}
+
+        # `restart: true` on worker's edge: restarting api brings worker back with it
+        before = containers["worker"].attrs["State"]["StartedAt"]
+        again = cli(["--project", name, "--state-dir", str(state), "restart", "api",
+                     "--stop-timeout", "1", "--yes"], project)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "✓ worker: stopped" in again.stdout and "✓ api: restarted" in again.stdout
+        containers["worker"].reload()
+        assert containers["worker"].status == "running"
+        assert containers["worker"].attrs["State"]["StartedAt"] != before
     finally:
         lab.cleanup()
 
