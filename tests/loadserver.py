@@ -1,7 +1,8 @@
 """A loopback HTTP/1.1 server with a known delay and error rate, to measure the load generator.
 
 Every request is answered after `delay` seconds (each on its own timer, so concurrent
-requests do not queue behind each other: the true latency is the delay); every
+requests do not queue behind each other: the true latency is the delay), or after a delay
+spread evenly over `delay..delay+spread` (known percentiles); every
 `error_every`-th request gets a 500. Keep-alive, Content-Length bodies. Runs in a thread of
 the test process (`serving()`) or as its own process for benchmarks:
 `python -m tests.loadserver --port 24180 --delay-ms 20`.
@@ -35,8 +36,9 @@ class _Handler(asyncio.Protocol):
             self.server.count += 1
             n = self.server.count
             reply = ERROR if self.server.error_every and n % self.server.error_every == 0 else OK
-            if self.server.delay > 0:
-                asyncio.get_running_loop().call_later(self.server.delay, self._write, reply)
+            delay = self.server.delay_of(n)
+            if delay > 0:
+                asyncio.get_running_loop().call_later(delay, self._write, reply)
             else:
                 self._write(reply)
 
@@ -48,9 +50,19 @@ class _Handler(asyncio.Protocol):
 class LoadServer:
     """Serves on host:port with the given delay (seconds) and one 500 every `error_every`."""
 
-    def __init__(self, host: str, port: int, delay: float = 0.0, error_every: int = 0) -> None:
+    def __init__(self, host: str, port: int, delay: float = 0.0, error_every: int = 0,
+                 spread: float = 0.0) -> None:
         self.host, self.port, self.delay, self.error_every = host, port, delay, error_every
+        self.spread = spread
         self.count = 0
+
+    def delay_of(self, n: int) -> float:
+        """`delay`, plus with a spread a uniform share of it: request n gets
+        delay + spread * ((37 n) mod 100) / 100, so every 100 requests cover 0-99% once, in
+        an order unrelated to time. The true p-th percentile is delay + spread * p / 100."""
+        if not self.spread:
+            return self.delay
+        return self.delay + self.spread * ((37 * n) % 100) / 100
 
     async def serve(self, ready: threading.Event | None = None,
                     stop: asyncio.Event | None = None) -> None:
@@ -93,8 +105,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--error-every", type=int, default=0)
+    parser.add_argument("--spread-ms", type=float, default=0.0,
+                        help="delays spread uniformly over delay..delay+spread")
     args = parser.parse_args()
-    server = LoadServer(args.host, args.port, args.delay_ms / 1000, args.error_every)
+    server = LoadServer(args.host, args.port, args.delay_ms / 1000, args.error_every,
+                        args.spread_ms / 1000)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve())
 

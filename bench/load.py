@@ -1,0 +1,121 @@
+"""Load generator benchmark, side by side with wrk, against the same loopback server.
+
+The server (`tests/loadserver.py`) runs as its own process on 127.0.0.1. Two questions:
+
+1. Throughput: with no delay, how many requests a second does the console's generator
+   drive (closed loop, 64 connections) next to `wrk -t2 -c64`? Target: at least half of
+   wrk's on this 2-core machine. Both share the machine with the server, so the figure is
+   what one operator's box can push, not the server's ceiling.
+2. Accuracy: against delays spread evenly over 20-60 ms (true p-th percentile = 20 + 40 p
+   / 100 ms), how close are p50, p90, p95 and p99 to the truth? Target: within 10%. wrk's
+   own numbers are printed beside them (closed loop; no p95 in wrk's --latency output).
+
+Needs `wrk` (Debian: `apt-get install wrk`); benches are not CI. Run:
+`.venv/bin/python bench/load.py [--seconds 5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from console.loadgen import LoadResult, LoadSpec, Threshold, parse_target, run_load
+
+PORT_FAST, PORT_SPREAD = 24190, 24191
+DELAY_MS, SPREAD_MS = 20.0, 40.0
+CONNECTIONS = 64
+
+
+def start_server(port: int, delay_ms: float = 0.0, spread_ms: float = 0.0) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.loadserver", "--port", str(port),
+         "--delay-ms", str(delay_ms), "--spread-ms", str(spread_ms)],
+        cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"load server did not start on {port}")
+
+
+def wrk(port: int, seconds: float, connections: int,
+        threads: int = 2) -> tuple[float, dict[str, float]]:
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+         f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {}
+    for pct, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, lat
+
+
+def ours(port: int, seconds: float, rate: float | None = None,
+         users: int | None = None) -> LoadResult:
+    spec = LoadSpec(parse_target(f"http://127.0.0.1:{port}/"), duration=seconds, rate=rate,
+                    users=users, thresholds=(Threshold("p95", "<", 1e9, "ms"),))
+    result = asyncio.run(run_load(spec))
+    if result.error_count:
+        print(f"  (errors: {result.errors})")
+    return result
+
+
+def truth(p: float) -> float:
+    return DELAY_MS + SPREAD_MS * p / 100
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    servers = [start_server(PORT_FAST), start_server(PORT_SPREAD, DELAY_MS, SPREAD_MS)]
+    try:
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"1. throughput, no delay, {CONNECTIONS} connections, {args.seconds:g}s each")
+        wrk2_rps, _ = wrk(PORT_FAST, args.seconds, CONNECTIONS)
+        wrk1_rps, _ = wrk(PORT_FAST, args.seconds, CONNECTIONS, threads=1)
+        our_rps = ours(PORT_FAST, args.seconds, users=CONNECTIONS).throughput_rps
+        print(f"   wrk -t2  {wrk2_rps:9.0f} req/s")
+        print(f"   wrk -t1  {wrk1_rps:9.0f} req/s")
+        print(f"   console  {our_rps:9.0f} req/s   ratio console/wrk -t2 {our_rps / wrk2_rps:.2f}"
+              f", console/wrk -t1 {our_rps / wrk1_rps:.2f}  (target >= 0.50)")
+        print(f"2. percentiles vs the truth: delays uniform {DELAY_MS:g}-"
+              f"{DELAY_MS + SPREAD_MS:g} ms, open loop 400 req/s, {args.seconds:g}s")
+        result = ours(PORT_SPREAD, args.seconds, rate=400)
+        _, wrk_lat = wrk(PORT_SPREAD, args.seconds, 16)
+        worst = {"latency": 0.0, "service": 0.0}
+        for p in (50, 90, 95, 99):
+            key = f"p{p}"
+            lat, svc = result.latency_ms[key], result.service_ms[key]
+            worst["latency"] = max(worst["latency"], abs(lat / truth(p) - 1))
+            worst["service"] = max(worst["service"], abs(svc / truth(p) - 1))
+            wrk_text = (f"wrk {wrk_lat[key]:5.1f} ({wrk_lat[key] / truth(p):.3f})"
+                        if key in wrk_lat else "wrk     -        ")
+            print(f"   {key:4} truth {truth(p):5.1f} ms  console latency {lat:5.1f} "
+                  f"({lat / truth(p):.3f}) service {svc:5.1f} ({svc / truth(p):.3f})  {wrk_text}")
+        print(f"   send lag p99 {result.send_lag_ms['p99']:.1f} ms; worst deviation: latency "
+              f"{worst['latency']:.1%}, service time {worst['service']:.1%} (target <= 10%)")
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait(5)
+
+
+if __name__ == "__main__":
+    main()
