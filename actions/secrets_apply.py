@@ -41,6 +41,7 @@ from actions.secrets_scan import (
     parse_env,
     read_text_file,
 )
+from console.bounded_yaml import compose_yaml
 from console.fileio import write_text_atomic
 
 Emit = Literal["k8s", "docker-secrets"]
@@ -178,8 +179,8 @@ def _render_scalar(value: str, edit: Edit) -> str:
 def verify_rewrite(old: str, new: str, expected: dict[int, str], source: str) -> None:
     """Parse the new text and check that only the expected scalars changed."""
     try:
-        old_root = yaml.compose(old, Loader=yaml.SafeLoader)
-        new_root = yaml.compose(new, Loader=yaml.SafeLoader)
+        old_root = compose_yaml(old)
+        new_root = compose_yaml(new)
     except yaml.YAMLError as exc:
         raise RewriteError(f"{source}: the rewrite would not parse ({' '.join(str(exc).split())})"
                            "; nothing written") from None

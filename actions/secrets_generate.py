@@ -51,6 +51,7 @@ from actions.secrets_scan import (
     parse_env,
     read_text_file,
 )
+from console.bounded_yaml import load_yaml
 from console.fileio import write_text_atomic
 
 ENV_MODE = 0o600
@@ -311,7 +312,7 @@ def _compose_env(compose: ComposeScan | None, name: str) -> str | None:
     if compose is None:
         return None
     try:
-        data = yaml.safe_load(compose.text)
+        data = load_yaml(compose.text)
     except yaml.YAMLError:
         return None
     services = data.get("services") if isinstance(data, dict) else None

@@ -32,7 +32,8 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -57,6 +58,7 @@ from actions.secrets import (
     seed_rank,
     service_prefixed,
 )
+from console.bounded_yaml import compose_yaml, yaml_error_line
 
 FileKind = Literal["compose", "env", "toml"]
 # Kinds `apply` may rewrite: the key, option or URL says the value is a secret.
@@ -189,9 +191,14 @@ def has_reference(value: str) -> bool:
 
 
 def _is_literal_secret(value: str) -> bool:
-    """A value that is a secret in itself: not empty, not a reference, not a file path."""
+    """A value that is a secret in itself: not empty, not a reference, not a file path,
+    not a yes/no switch (`MYSQL_RANDOM_ROOT_PASSWORD: "yes"` asks for a random one)."""
     stripped = value.strip()
-    return bool(stripped) and not has_reference(stripped) and not _PATH_RE.search(stripped)
+    return (bool(stripped) and stripped.lower() not in _SWITCH_WORDS
+            and not has_reference(stripped) and not _PATH_RE.search(stripped))
+
+
+_SWITCH_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "y", "n"})
 
 
 def _candidates(*names: str) -> tuple[str, ...]:
@@ -223,6 +230,8 @@ def text_hits(text: str, key: str, service: str) -> list[_Hit]:
     Earlier detectors win where hits overlap: a URL password is reported as one, not also
     as a high-entropy token.
     """
+    if len(text) < 3:
+        return []
     hits: list[_Hit] = []
     _add_disjoint(hits, _fallback_hits(text, key))
     for detector in (_url_hits, _inline_hits, _tool_hits, _flag_hits):
@@ -240,7 +249,9 @@ def _add_disjoint(hits: list[_Hit], new: Iterable[_Hit]) -> None:
 
 def _fallback_hits(text: str, key: str) -> list[_Hit]:
     """`${POSTGRES_PASSWORD:-postgres}`: the fallback is a hardcoded secret."""
-    out = []
+    out: list[_Hit] = []
+    if "${" not in text:
+        return out
     for m in _FALLBACK_RE.finditer(text):
         var, val = m["var"], m["val"]
         if (is_secret_name(var) or is_secret_name(key)) and _is_literal_secret(val):
@@ -250,7 +261,9 @@ def _fallback_hits(text: str, key: str) -> list[_Hit]:
 
 
 def _url_hits(text: str, key: str, service: str) -> list[_Hit]:
-    out = []
+    out: list[_Hit] = []
+    if "://" not in text:  # the regex alone would try every word as a scheme
+        return out
     for m in _URL_RE.finditer(text):
         if has_reference(m["val"]):
             continue
@@ -264,7 +277,9 @@ def _url_hits(text: str, key: str, service: str) -> list[_Hit]:
 
 def _inline_hits(text: str, key: str, service: str) -> list[_Hit]:
     """`PGPASSWORD=x pg_isready` inside a command or healthcheck string."""
-    out = []
+    out: list[_Hit] = []
+    if "=" not in text:
+        return out
     for m in _INLINE_RE.finditer(text):
         start, end = _unquoted_span(m)
         val = text[start:end]
@@ -277,7 +292,9 @@ def _inline_hits(text: str, key: str, service: str) -> list[_Hit]:
 
 def _tool_hits(text: str, key: str, service: str) -> list[_Hit]:
     """Options whose names do not say `password`: `redis-cli -a x`, `curl -u user:x`."""
-    out = []
+    out: list[_Hit] = []
+    if "redis-cli" not in text and "curl" not in text:
+        return out
     for m in _REDIS_CLI_RE.finditer(text):
         if _is_literal_secret(m["val"]):
             out.append(_Hit(*m.span("val"), *m.span("val"), "flag",
@@ -295,7 +312,9 @@ def _tool_hits(text: str, key: str, service: str) -> list[_Hit]:
 
 def _flag_hits(text: str, key: str, service: str) -> list[_Hit]:
     """`--requirepass x`, `--password=x`, `--api-key x` in a command string."""
-    out = []
+    out: list[_Hit] = []
+    if "-" not in text:
+        return out
     for m in _FLAG_RE.finditer(text):
         start, end = _unquoted_span(m)
         val = text[start:end]
@@ -354,13 +373,9 @@ def scan_compose_text(text: str, source: str) -> ComposeScan:
 
 def _compose_root(text: str, source: str) -> MappingNode:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise SecretsError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+        root = compose_yaml(text)
     except yaml.YAMLError as exc:
-        raise SecretsError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise SecretsError(yaml_error_line(exc, source)) from None
     if not isinstance(root, MappingNode):
         raise SecretsError(f"{source}: not a compose file: expected a mapping at the top level")
     if not any(isinstance(k, ScalarNode) and k.value == "services" for k, _ in root.value):
@@ -375,9 +390,10 @@ class _ComposeScanner:
         self.text, self.source = text, source
         self.findings: list[Finding] = []
         self.references: set[str] = set()
-        self._scalars: list[tuple[ScalarNode, str, bool]] = []
+        self._scalars: list[tuple[ScalarNode, str, bool, str]] = []
         self._covered: dict[int, list[tuple[int, int]]] = {}
         self._seen: set[int] = set()
+        self._line_starts = _line_starts(text)
 
     def node(self, node: Node, path: tuple[str, ...], service: str, flow: bool) -> None:
         """Visit a node once (an anchor used by several services is reported where it is)."""
@@ -390,7 +406,7 @@ class _ComposeScanner:
             self._sequence(node, path, service)
         elif isinstance(node, ScalarNode):
             key = path[-1] if path else ""
-            self._record(node, service, flow, text_hits(str(node.value), key, service))
+            self._record(node, service, flow, text_hits(str(node.value), key, service), key)
 
     def _mapping(self, node: MappingNode, path: tuple[str, ...], service: str) -> None:
         for key_node, value in node.value:
@@ -400,7 +416,7 @@ class _ComposeScanner:
                 if id(value) not in self._seen and key != "image":
                     self._seen.add(id(value))
                     self._record(value, svc, bool(node.flow_style),
-                                 self._pair_hits(key, str(value.value), svc, value))
+                                 self._pair_hits(key, str(value.value), svc, value), key)
             else:
                 self.node(value, (*path, key), svc, False)
 
@@ -425,13 +441,15 @@ class _ComposeScanner:
                 hits = _argv_hits(items, i, last, service)
             else:
                 hits = text_hits(value, last, service)
-            self._record(item, service, flow, hits)
+            self._record(item, service, flow, hits, last)
 
-    def _record(self, node: ScalarNode, service: str, flow: bool, hits: list[_Hit]) -> None:
+    def _record(self, node: ScalarNode, service: str, flow: bool, hits: list[_Hit],
+                key: str) -> None:
         value = str(node.value)
-        for name in _REFERENCED_NAME_RE.findall(value.replace("$$", "")):
-            self.references.add(name[0] or name[1])
-        self._scalars.append((node, service, flow))
+        if "$" in value:
+            for name in _REFERENCED_NAME_RE.findall(value.replace("$$", "")):
+                self.references.add(name[0] or name[1])
+        self._scalars.append((node, service, flow, key))
         for hit in hits:
             self._add(node, service, flow, hit)
 
@@ -440,30 +458,102 @@ class _ComposeScanner:
         secret = str(node.value)[hit.vstart:hit.vend]
         self._covered.setdefault(id(node), []).append((hit.start, hit.end))
         self.findings.append(Finding(
-            path=self.source, line=_line_of(self.text, node, edit, hit), key=hit.key,
+            path=self.source, line=self._line_of(node, edit, hit), key=hit.key,
             reason=hit.reason, kind=hit.kind, masked=mask_value(secret), service=service,
             value=secret, candidates=hit.candidates, fixed=hit.fixed, edit=edit))
 
+    def _line_of(self, node: ScalarNode, edit: Edit, hit: _Hit) -> int:
+        """The line of the secret itself (a long command may span lines)."""
+        if not edit.editable:
+            return int(node.start_mark.line) + 1
+        offset = edit.raw_start + (1 if edit.style else 0) + hit.vstart
+        return bisect_right(self._line_starts, offset)
+
     def reuse_pass(self) -> None:
-        """Report every other place that repeats a secret: a healthcheck with the Redis
-        password, a connection string in an unusual key. For review, not rewritten: the
-        same string may also be a user or database name."""
+        """Report every other value that repeats a secret: a healthcheck with the Redis
+        password, a connection string in an unusual key. For review, not rewritten.
+
+        One pass over the scalars with a dictionary of the secrets, so the cost grows with
+        the file, not with files times secrets. A repeat counts only as a whole token in a
+        value position (`- KEY=secret`, `--opt secret`, a whole value): never inside a
+        name, a host or a path (`temporal-network`, `temporal:7233`, `/etc/temporal/`),
+        nor under keys that hold names (`container_name`, `depends_on`, `*_USER`, `*_DB`).
+        """
         secrets_found = {f.value: f for f in self.findings if f.kind in REWRITABLE_KINDS
                          and len(f.value) >= REUSE_MIN_LENGTH
                          and f.value.lower() not in KNOWN_DEFAULTS - DISTINCTIVE_DEFAULTS}
-        for node, service, flow in self._scalars:
-            text = str(node.value)
-            for secret, origin in secrets_found.items():
-                for m in re.finditer(r"(?<![\w])" + re.escape(secret) + r"(?![\w])", text):
-                    if self._is_covered(node, m.start(), m.end()):
-                        continue
-                    self._add(node, service, flow, _Hit(
-                        m.start(), m.end(), m.start(), m.end(), "reuse",
-                        f"repeats the secret of {origin.key} at line {origin.line} (review)",
-                        origin.key))
+        if not secrets_found:
+            return
+        for node, service, flow, key in self._scalars:
+            if is_name_key(key):
+                continue
+            for start, end in _value_tokens(str(node.value), environment=key == "environment"):
+                origin = secrets_found.get(str(node.value)[start:end])
+                if origin is None or self._is_covered(node, start, end):
+                    continue
+                self._add(node, service, flow, _Hit(
+                    start, end, start, end, "reuse",
+                    f"repeats the secret of {origin.key} at line {origin.line} (review)",
+                    origin.key))
 
     def _is_covered(self, node: ScalarNode, start: int, end: int) -> bool:
         return any(start < e and end > s for s, e in self._covered.get(id(node), []))
+
+
+# Words separated by blanks, quotes and shell punctuation: the tokens a value is made of.
+_WORD_RE = re.compile(r"[^\s'\"`,;&|()<>]+")
+# Options whose argument is a name (a user, a host, a database), not a secret.
+_NAME_FLAGS = frozenset({"-u", "-U", "--user", "--username", "-h", "--host", "-d", "--dbname",
+                         "--database", "--name", "-n", "--hostname"})
+
+
+def _value_tokens(text: str, environment: bool = False) -> Iterator[tuple[int, int]]:
+    """Spans of the whole tokens in value positions of `text`.
+
+    A word is a value unless a name option precedes it (`-U temporal`); in `NAME=value`
+    the value counts unless NAME holds names (`MYSQL_USER=nextcloud`). A whole list item
+    of `environment:` is always `NAME=value`.
+    """
+    previous = ""
+    for m in _WORD_RE.finditer(text):
+        word, start = m.group(), m.start()
+        name, sep, _ = word.partition("=")
+        if sep and name and not name.startswith("-") and (
+                environment or _ENV_NAME_RE.match(name)):
+            if not is_name_key(name):
+                yield start + len(name) + 1, m.end()
+        elif sep and name.startswith("-"):
+            if name not in _NAME_FLAGS:
+                yield start + len(name) + 1, m.end()
+        elif previous not in _NAME_FLAGS and not environment:
+            yield start, m.end()
+        previous = word
+
+
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
+# Keys whose values are names, hosts, paths or references to other parts of the file.
+_NAME_KEYS = frozenset({
+    "image", "container_name", "hostname", "domainname", "name", "depends_on", "links",
+    "external_links", "networks", "network_mode", "volumes", "volumes_from", "profiles",
+    "extends", "service", "user", "working_dir", "env_file", "build", "context",
+    "dockerfile", "target", "secrets", "configs", "ports", "expose", "driver", "platform",
+    "pid", "ipc", "restart", "mac_address", "dns", "dns_search", "extra_hosts", "tmpfs",
+    "devices", "cap_add", "cap_drop", "source", "file", "condition", "aliases",
+})
+_NAME_SUFFIX_RE = re.compile(
+    r"(?:^|[_.\-])(?:user|username|login|db|database|dbname|name|host|hostname|hosts|addr"
+    r"|address|server|servers|seeds|port|path|dir|file|email|domain|realm|schema|bucket"
+    r"|region|role|owner|group|type|mode|driver)$", re.IGNORECASE)
+
+
+def is_name_key(key: str) -> bool:
+    """True when values under `key` are names, hosts or paths (never where a secret goes)."""
+    return key in _NAME_KEYS or bool(_NAME_SUFFIX_RE.search(key))
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offsets of the line starts: a line number is a binary search, not a count."""
+    return [0, *(m.end() for m in re.finditer("\n", text))]
 
 
 def _scalar_unset(node: ScalarNode) -> bool:
@@ -513,14 +603,6 @@ def _edit_for(text: str, node: ScalarNode, flow: bool, hit: _Hit) -> Edit:
     else:
         editable = style == "" and raw == value
     return Edit(start, raw_start, end, style, flow, value, hit.start, hit.end, editable)
-
-
-def _line_of(text: str, node: ScalarNode, edit: Edit, hit: _Hit) -> int:
-    """The line of the secret itself (a long command may span lines)."""
-    if not edit.editable:
-        return int(node.start_mark.line) + 1
-    offset = edit.raw_start + (1 if edit.style else 0) + hit.vstart
-    return text.count("\n", 0, offset) + 1
 
 
 # --- .env files ---------------------------------------------------------------------------

@@ -698,6 +698,62 @@ def test_invalid_compose_is_a_one_line_error(
     one_line_error(err, problem)
 
 
+def alias_bomb(where: str) -> str:
+    """Nine levels of nine aliases: 387 million list items once expanded, 1 KB of YAML."""
+    lines = ['x-a: &a ["A=1", "A=1", "A=1", "A=1", "A=1", "A=1", "A=1", "A=1", "A=1"]']
+    previous = "a"
+    for name in "bcdefghi":
+        lines.append(f"x-{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+        previous = name
+    return "\n".join(lines) + f"\nservices:\n  web:\n    image: busybox\n    {where}: *i\n"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (alias_bomb("environment"), "bomb.yml:7: refused: aliases expand to more than 1,000,000"),
+    (alias_bomb("depends_on"), "bomb.yml:7: refused: aliases expand to more than 1,000,000"),
+    ("services:\n  a:\n    environment:\n" + "".join(
+        "      " + "  " * i + "k:\n" for i in range(5000)),
+     "bomb.yml:100: refused: nested deeper than 100 levels"),
+    ("services:\n  a:\n    command: " + "[" * 5000 + "]" * 5000 + "\n",
+     "bomb.yml:3: not valid YAML: exceeded maximum nesting depth"),
+    ("x-loop: &loop [*loop]\nservices:\n  a:\n    command: *loop\n",
+     "bomb.yml:1: refused: an alias refers to a node that contains it"),
+], ids=["bomb-environment", "bomb-depends_on", "deep-block", "deep-flow", "recursive"])
+@pytest.mark.parametrize("command", ["scan", "generate", "apply"])
+def test_hostile_yaml_is_refused_in_one_line(
+        compose: Path, capsys: pytest.CaptureFixture[str], content: str, problem: str,
+        command: str) -> None:
+    """An alias bomb ran past 60 s and 1.2 GB; 5000-deep nesting was a RecursionError."""
+    bomb = compose.parent / "bomb.yml"
+    bomb.write_text(content)
+    argv = [command, str(bomb)] if command == "scan" else [
+        command, "--compose", str(bomb), "--dry-run"]
+    code, out, err = cli(capsys, *argv)
+    assert code == 2
+    one_line_error(err, problem)
+    assert "Traceback" not in out + err
+
+
+def test_anchors_and_merge_keys_within_the_limits_still_load(tmp_path: Path) -> None:
+    common = "x-env: &env\n  LOG_LEVEL: info\n  API_TOKEN: Zx81kQm2Lp0aVb7Rt5Yw\n"
+    services = "".join(f"  s{i}:\n    environment:\n      <<: *env\n" for i in range(2000))
+    scan = scan_compose_text(common + "services:\n" + services, "anchors.yml")
+    assert [(f.line, f.key) for f in scan.findings] == [(3, "API_TOKEN")]  # found once
+
+
+def test_ten_thousand_services_scan_in_one_pass() -> None:
+    """10,000 services, each with its own password and a reuse of it in a command."""
+    lines = ["services:"]
+    for i in range(10_000):
+        pw = f"pw{i:05d}-Xq7"
+        lines += [f"  s{i}:", f"    environment: {{S{i}_PASSWORD: {pw}}}",
+                  f"    command: run --db {pw}"]
+    findings = scan_compose_text("\n".join(lines) + "\n", "big.yml").findings
+    assert len(findings) == 20_000
+    assert {f.kind for f in findings} == {"literal", "reuse"}
+    assert (findings[-1].line, findings[-1].kind) == (30_001, "reuse")
+
+
 def test_no_compose_file_in_the_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

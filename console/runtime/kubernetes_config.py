@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from console.bounded_yaml import load_yaml
 from console.model import KubernetesSettings
 from console.runtime.base import RuntimeUnavailable
 
@@ -88,7 +89,7 @@ def is_production(context: str, pattern: str) -> bool:
 
 def _load(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))  # bounded: aliases, nesting
     except (OSError, UnicodeDecodeError) as exc:
         raise KubeconfigError(f"kubeconfig {path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
