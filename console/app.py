@@ -140,6 +140,8 @@ def _cluster_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]
                  "the crashed run, like kubectl logs --previous (o)"),
                 ("probe_inside", "probe inside a pod",
                  "the service's http and exec checks, run in a pod (i)"),
+                ("container", "choose the container of the selected service",
+                 "logs, exec and probes go to it, like kubectl -c (a sidecar listed first)"),
             )]
 
 

@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 
 from actions.base import Action, ActionError
 from actions.kubernetes import MAX_REPLICAS, DeletePod, ProbeInside, Scale, autoscaler_note
-from console.masking import sanitize
+from console.masking import safe_text, sanitize
 from console.runtime.base import PodSummary, Workload
 from screens.action import ActionScreen
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # verb (the key's action parameter) -> what notices call it
 NAMES = {"scale": "scale", "delete_pod": "delete pod", "previous_logs": "previous logs",
-         "probe_inside": "probe inside"}
+         "probe_inside": "probe inside", "container": "choose container"}
 
 
 def on_cluster(app: VextrusApp) -> bool:
@@ -151,14 +151,46 @@ def open_delete_pod(app: VextrusApp, service: str) -> None:
 
 
 def open_previous_logs(app: VextrusApp, service: str) -> None:
-    app.open_screen("logs", services=[service], previous=True)
+    with_container(app, service, "previous logs",
+                   lambda: app.open_screen("logs", services=[service], previous=True))
 
 
 def open_probe_inside(app: VextrusApp, service: str) -> None:
     ctx = app.ctx
     assert ctx.runtime is not None
     runtime = ctx.runtime
-    _run(app, lambda: ProbeInside(ctx.stack, runtime, service), [])
+    with_container(app, service, "probe inside",
+                   lambda: _run(app, lambda: ProbeInside(ctx.stack, runtime, service), []))
+
+
+def open_container_choice(app: VextrusApp, service: str) -> None:
+    with_container(app, service, "container", lambda: None, always=True)
+
+
+def with_container(app: VextrusApp, service: str, what: str, then: Callable[[], None],
+                   always: bool = False) -> None:
+    """Pods of several containers (a mesh sidecar, a log shipper): ask which one first, the
+    default (annotation, else first) on top; the runtime keeps the choice for the
+    service's logs, exec and probes. One container: straight on."""
+    workload = _workload(app, service, what)
+    if workload is None:
+        return
+    runtime = app.ctx.runtime
+    choose = getattr(runtime, "choose_container", None)
+    if choose is None or (len(workload.containers) < 2 and not always):
+        then()
+        return
+    current = getattr(runtime, "chosen_containers", {}).get(service, "")
+
+    def chosen(container: str | None) -> None:
+        if container is None:
+            return
+        choose(service, container)
+        if always:
+            app.notify(f"{service}: logs, exec and probes use container {container}")
+        then()
+
+    app.push_screen(ContainerPickerScreen(service, workload, current), chosen)
 
 
 LAUNCHERS: dict[str, Callable[[VextrusApp, str], None]] = {
@@ -166,6 +198,7 @@ LAUNCHERS: dict[str, Callable[[VextrusApp, str], None]] = {
     "delete_pod": open_delete_pod,
     "previous_logs": open_previous_logs,
     "probe_inside": open_probe_inside,
+    "container": open_container_choice,
 }
 
 
@@ -215,7 +248,8 @@ class ScaleScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="k8s-box"):
             yield Static(f"Scale {self.service}", id="k8s-question")
-            yield Static("\n".join(replica_lines(self.workload)), id="k8s-facts", markup=False)
+            yield Static(safe_text("\n".join(replica_lines(self.workload)), multiline=True),
+                         id="k8s-facts")
             yield Input(str(self.workload.desired), type="integer", id="scale-input",
                         placeholder=f"replicas, 0 to {MAX_REPLICAS}",
                         validators=[Integer(0, MAX_REPLICAS)])
@@ -241,7 +275,7 @@ class ScaleScreen(ModalScreen[int | None]):
         text = autoscaler_note(self.workload.autoscaler, replicas)
         if replicas == self.workload.desired:
             text = f"already {replicas} desired" + (f"; {text}" if text else "")
-        note.update(f"! {text}" if text else "")
+        note.update(safe_text(f"! {text}" if text else ""))
         note.set_classes("-warn" if text else "")
 
     @staticmethod
@@ -279,9 +313,58 @@ class PodPickerScreen(ModalScreen[str | None]):
             yield Static(f"Delete which pod of {self.service}?", id="k8s-question")
             yield Static(f"{w.kind.lower()}/{w.name}: {w.ready}/{w.desired} ready · its "
                          "controller replaces the pod deleted", id="k8s-facts", markup=False)
-            yield OptionList(*(Option(pod_line(p), id=p.name) for p in worst_first(w.pods)),
-                             id="pods-list")
+            yield OptionList(*(Option(safe_text(pod_line(p)), id=p.name)  # str: markup
+                               for p in worst_first(w.pods)), id="pods-list")
             yield Static("enter  choose (asks before deleting)    esc  cancel", id="k8s-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def container_line(name: str, workload: Workload, current: str) -> str:
+    """`auth · default (annotation)` / `istio-proxy · chosen`: why each is where it is."""
+    notes = []
+    if name == workload.default_container:
+        annotated = workload.containers and name != workload.containers[0]
+        notes.append("default (kubectl.kubernetes.io/default-container)" if annotated
+                     else "default (first)")
+    if name == current:
+        notes.append("chosen")
+    return sanitize(" · ".join([name, *notes]))
+
+
+class ContainerPickerScreen(ModalScreen[str | None]):
+    """Which container of the pods: logs, exec and probes go there (kubectl's -c)."""
+
+    CSS_PATH = "kubernetes.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="containers.cancel")]
+
+    def __init__(self, service: str, workload: Workload, current: str = "") -> None:
+        super().__init__()
+        self.service, self.workload, self.current = service, workload, current
+
+    def ordered(self) -> list[str]:
+        """The one in use first (chosen, else default), then the pod's order."""
+        first = self.current or self.workload.default_container
+        return sorted(self.workload.containers, key=lambda c: c != first)
+
+    def compose(self) -> ComposeResult:
+        w = self.workload
+        with Vertical(id="k8s-box"):
+            yield Static(f"Which container of {self.service}?", id="k8s-question")
+            yield Static(f"{w.kind.lower()}/{w.name}: {len(w.containers)} containers per pod · "
+                         "logs, exec and probes use the one chosen", id="k8s-facts",
+                         markup=False)
+            yield OptionList(*(Option(container_line(c, w, self.current), id=c)
+                               for c in self.ordered()), id="pods-list")
+            yield Static("enter  use this container    esc  cancel", id="k8s-hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

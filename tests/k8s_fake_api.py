@@ -1,18 +1,35 @@
 """A loopback Kubernetes API server for tests: no cluster can run on the project's machines.
 
 Stdlib `http.server` on 127.0.0.1 and a free port, one thread per connection. It keeps the
-objects of one namespace and serves them the way the API reference documents:
+objects of one namespace and serves them the way these documents describe:
 
-* lists: `{"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion"}, "items"}`;
-* watches (`?watch=true&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S`):
-  chunked `{"type", "object"}` lines, replaying what changed after N; BOOKMARK events only
-  when asked for; a version older than the compaction point gets an ERROR event carrying a
-  `Status` with code 410 (reason Expired), then the stream ends, as the apiserver does;
+* Kubernetes API concepts (https://kubernetes.io/docs/reference/using-api/api-concepts/):
+  - lists `{"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion"}, "items"}`;
+  - "Efficient detection of changes": watches (`?watch=true&resourceVersion=N&
+    allowWatchBookmarks=true&timeoutSeconds=S`) as chunked `{"type", "object"}` lines,
+    replaying what changed after N; BOOKMARK events only when asked for; a version older
+    than the compaction point gets an ERROR event carrying a `Status` with code 410
+    (reason Expired), then the stream ends;
+  - "Retrieving large results sets in chunks": `limit` and an opaque `continue` token,
+    every page from the snapshot of the first (same resourceVersion),
+    `remainingItemCount`, and 410 Expired for a token older than the compaction point;
+  - field selectors (`fieldSelector=type=Warning`, `=`, `==`, `!=`, on the fields the API
+    indexes; any other field is a 400 "field label not supported"), on lists and watches;
 * PATCH of workloads (strategic-merge or merge patch) and of the `scale` subresource,
-  with any other Content-Type refused with 415 like the real server;
-* DELETE of a pod; pod logs (tailLines, previous, timestamps, follow);
-* exec over a websocket with the channel protocol (`v4.channel.k8s.io`): stdout on 1,
-  stderr on 2, a Status on 3 carrying the exit code (NonZeroExitCode / ExitCode cause).
+  any other Content-Type refused with 415; a change of `spec` bumps
+  `metadata.generation`, as the API does for Deployments and StatefulSets;
+* DELETE of a pod; pod logs (container, tailLines, previous, timestamps, follow) with the
+  API's 400s: a container name needed for a pod of several, an unknown container, no
+  previous terminated container;
+* exec over a websocket (the apiserver's wsstream channel protocol; KEP-4006 /
+  "TranslateStreamCloseWebsocketRequests" for `v5.channel.k8s.io`): the server picks the
+  first of the client's subprotocols it speaks (`exec_protocols`), stdout on 1, stderr on
+  2, with v5 the close signal (255, channel), and a metav1.Status on 3: Success,
+  NonZeroExitCode with an ExitCode cause, or any Status a test hands in (InternalError);
+* over time, with `run_controller()`: the deployment and statefulset controllers and the
+  kubelet (tests/k8s_fake_controller.py: rollouts with surge, a readiness delay, scale
+  that reconciles, progress deadline, events), judged by the client the way `kubectl
+  rollout status` (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go) judges them.
 
 Every request is recorded (method, path, query, content type, body) so tests can check the
 exact bodies the console sends. Test hooks change objects, send bookmarks, expire versions,

@@ -17,7 +17,7 @@ from console.runtime.kubernetes import KubernetesRuntime
 from screens.action import ActionScreen
 from screens.confirm import ConfirmScreen
 from screens.help import help_entries
-from screens.kubernetes import PodPickerScreen, ScaleScreen
+from screens.kubernetes import ContainerPickerScreen, PodPickerScreen, ScaleScreen
 from screens.logs import LogsScreen
 from tests.k8s_fake_api import FakeKubeAPI
 from tests.test_k8s_console import (
@@ -279,6 +279,71 @@ async def test_previous_logs_show_the_crashed_run(files: dict[str, Path],
     assert (logs.query["previous"], logs.query["follow"]) == (["true"], ["false"])
 
 
+def mesh_sidecar(fake: FakeKubeAPI) -> None:
+    """auth's pods get an istio-proxy listed first; the annotation names auth as default."""
+    from datetime import timedelta
+
+    from tests.k8s_fake_api import deployment, pod
+
+    fake.put("Deployment", deployment("auth", 2, sidecar="istio-proxy", default_container="auth"))
+    for name in ("a0", "a1"):
+        fake.put("Pod", pod("auth", name, sidecar="istio-proxy", default_container="auth",
+                            started=FIXED - timedelta(hours=2)))
+
+
+async def test_previous_logs_ask_which_container_of_a_pod_with_a_sidecar(
+    files: dict[str, Path], fake: FakeKubeAPI
+) -> None:
+    mesh_sidecar(fake)
+    fake.logs[("auth-a1", "istio-proxy", True)] = ["2025-09-25T10:41:10Z envoy: upstream reset"]
+    app = k8s_app(files)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "auth")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, ContainerPickerScreen), "picker")
+        options = app.screen.query_one("OptionList")
+        assert [str(options.get_option_at_index(i).prompt)  # type: ignore[attr-defined]
+                for i in range(options.option_count)] == [  # type: ignore[attr-defined]
+            "auth · default (kubectl.kubernetes.io/default-container)", "istio-proxy"]
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen), "logs screen")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await until(pilot, lambda: screen.view.line_count > 1, "the log lines")
+        texts = [screen.view.entry_at(i).text  # type: ignore[union-attr]
+                 for i in range(screen.view.line_count)]
+        assert texts[:2] == ["[auth-a0] no previous container: istio-proxy has not restarted",
+                             "[auth-a1] envoy: upstream reset"]
+    logs = [r.query for r in fake.requests_for("GET") if r.path.endswith("/log")]
+    assert [q["container"] for q in logs] == [["istio-proxy"], ["istio-proxy"]]
+
+
+async def test_probe_inside_uses_the_default_container_unless_chosen(
+    files: dict[str, Path], fake: FakeKubeAPI
+) -> None:
+    mesh_sidecar(fake)
+    fake.exec_handler = lambda p, argv: (0, '{"status":"ok"}', "")
+    app = k8s_app(files)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "auth")
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, ContainerPickerScreen), "picker")
+        await pilot.press("enter")  # the default, on top
+        await until(pilot, lambda: finished(app), "probe finished")
+        await pilot.press("escape")
+        app.request_cluster("container")  # the palette's "choose the container"
+        await until(pilot, lambda: isinstance(app.screen, ContainerPickerScreen), "picker")
+        await pilot.press("down", "enter")
+        assert "auth: logs, exec and probes use container istio-proxy" in notices(app)
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, ContainerPickerScreen), "picker")
+        options = app.screen.query_one("OptionList")
+        assert str(options.get_option_at_index(0).prompt) == "istio-proxy · chosen"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: finished(app), "probe finished")
+    assert [c[1] for c in fake.exec_calls] == ["auth", "istio-proxy"]
+
+
 async def test_probe_inside_runs_the_check_in_a_pod(files: dict[str, Path],
                                                     fake: FakeKubeAPI) -> None:
     fake.exec_handler = lambda p, argv: (1, "", "wget: server returned error: HTTP/1.1 503\n")
@@ -329,7 +394,8 @@ async def test_the_cluster_keys_are_in_help_and_the_palette(files: dict[str, Pat
         assert [n for n in names if n.startswith("Kubernetes:")] == [
             "Kubernetes: scale the selected service",
             "Kubernetes: delete a pod of the selected service",
-            "Kubernetes: logs of the previous container", "Kubernetes: probe inside a pod"]
+            "Kubernetes: logs of the previous container", "Kubernetes: probe inside a pod",
+            "Kubernetes: choose the container of the selected service"]
 
 
 async def test_quitting_closes_the_runtime_and_its_watches(files: dict[str, Path],
@@ -380,6 +446,22 @@ def test_pod_picker_snapshot(snap_compare, files: dict[str, Path], fake: FakeKub
         await select(pilot, "auth")
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(pilot.app.screen, PodPickerScreen), "picker")
+        await pilot.pause(0.05)
+
+    assert snap_compare(k8s_app(files), terminal_size=size, run_before=ask)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_container_picker_snapshot(snap_compare, files: dict[str, Path], fake: FakeKubeAPI,  # type: ignore[no-untyped-def]
+                                   size, monkeypatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    mesh_sidecar(fake)
+
+    async def ask(pilot) -> None:  # type: ignore[no-untyped-def]
+        await select(pilot, "auth")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ContainerPickerScreen),
+                    "picker")
         await pilot.pause(0.05)
 
     assert snap_compare(k8s_app(files), terminal_size=size, run_before=ask)
