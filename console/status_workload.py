@@ -67,7 +67,8 @@ def _rolling_out(w: Workload) -> Verdict:
 def _stalled(w: Workload) -> Verdict:
     """The controller gave up on the rollout (progressDeadlineSeconds): a failure to act on,
     not to wait out; the old pods may still serve, hence degraded rather than down."""
-    text = f"rollout stuck: {w.stalled}"
+    text = f"rollout {w.stalled}" if w.stalled.startswith("paused") else \
+        f"rollout stuck: {w.stalled}"
     if w.rollout:
         text += f" ({w.rollout})"
     waiting = _waiting_text(w.pods)

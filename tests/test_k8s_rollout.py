@@ -190,3 +190,29 @@ async def test_scale_that_cannot_reconcile_fails_with_the_reason(
     assert [e.kind for e in events] == ["ok", "failed"]
     assert events[-1].message == ('cannot start: ErrImagePull: Back-off pulling image '
                                   '"vextrus/auth:9.9"')
+
+
+def test_cli_restart_with_dependents_on_the_cluster(
+    fake: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's command line: the dependents come back after kafka's rollout."""
+    from console.cli import main
+
+    kafka_and_dependents(fake)
+    fake.run_controller(ready_delay=0.3)
+    stack = tmp_path / "stack.toml"
+    stack.write_text('[stack]\nname = "t"\n[stack.kubernetes]\nnamespace = "vextrus"\n'
+                     '[services.kafka]\ntier = "core"\n'
+                     '[services.auth]\ntier = "core"\nphase = 1\ndepends_on = ["kafka"]\n'
+                     '[services.notification]\ntier = "core"\nphase = 1\n'
+                     'depends_on = ["kafka"]\n'
+                     '[services.orders]\ntier = "core"\nphase = 2\ndepends_on = ["auth"]\n',
+                     encoding="utf-8")
+    config = fake.write_kubeconfig(tmp_path / "kubeconfig", "dev-cluster")
+    code = main(["--stack", str(stack), "--runtime", "kubernetes", "--kubeconfig", str(config),
+                 "--state-dir", str(tmp_path), "restart", "kafka", "--with-dependents", "--yes"])
+    out = capsys.readouterr()
+    assert code == 0, out.err + out.out
+    assert "kafka: healthy in 0.0s" not in out.out
+    done = rolled_out_at(fake, "kafka", 2)
+    assert 0 < done < min(scaled_up_at(fake, n) for n in ("auth", "notification", "orders"))

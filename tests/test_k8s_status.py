@@ -128,3 +128,19 @@ def test_a_statefulset_rolls_until_its_revisions_agree() -> None:
     obj["status"].update({"updatedReplicas": 2, "currentRevision": "postgres-7f9"})
     w = container_state("postgres", Found("StatefulSet", obj, pods), [], [], NOW).workload
     assert w is not None and w.rollout == "" and judge_workload(w) is None
+
+
+def test_a_paused_rollout_is_stuck_until_resumed() -> None:
+    from console.runtime.kubernetes_mapping import Found, container_state
+    from tests.k8s_fake_api import deployment, pod
+
+    obj = deployment("kafka", 3)
+    obj["metadata"]["generation"] = 2
+    obj["spec"]["paused"] = True
+    obj["status"].update({"observedGeneration": 2, "updatedReplicas": 0, "replicas": 3})
+    pods = [pod("kafka", f"k{i}") for i in range(3)]
+    w = container_state("kafka", Found("Deployment", obj, pods), [], [], NOW).workload
+    assert w is not None
+    verdict = judge_workload(w)
+    assert verdict is not None and verdict.stuck and verdict.issues == (
+        "rollout paused (kubectl rollout resume deployment/kafka) (0/3 updated)",)

@@ -527,6 +527,8 @@ def _attributes(state: ContainerState) -> dict[str, str]:
         attrs["exitCode"] = str(state.exit_code)
     if state.workload is not None:
         attrs["ready"] = f"{state.workload.ready}/{state.workload.desired}"
+        if state.workload.rollout:
+            attrs["rollout"] = state.workload.rollout
     return attrs
 
 

@@ -5,7 +5,8 @@ rolled out when the controller has seen its latest spec (`metadata.generation <=
 status.observedGeneration`), every desired replica runs the new template
 (`updatedReplicas == spec.replicas`), no pod of an old template is left (`status.replicas
 == updatedReplicas`) and every updated one is available; a `Progressing` condition with
-reason `ProgressDeadlineExceeded` is a failure that waiting will not fix. A StatefulSet
+reason `ProgressDeadlineExceeded` is a failure that waiting will not fix, and so is a
+paused Deployment (`spec.paused`: the controller neither rolls nor times out). A StatefulSet
 (RollingUpdate) is done when its generation is observed, every replica is ready, and either
 its partition's share is updated or `updateRevision == currentRevision`.
 
@@ -42,6 +43,8 @@ def _deployment(obj: dict) -> tuple[str, str]:
     if not _observed(obj):
         return "new spec not yet seen by the controller", ""
     stalled = _deadline_exceeded(status)
+    if spec.get("paused") is True:  # no progress and no deadline until resumed
+        stalled = f"paused (kubectl rollout resume deployment/{meta(obj).get('name')})"
     desired = _num(spec.get("replicas"), 1)
     updated = _num(status.get("updatedReplicas"))
     total = _num(status.get("replicas"))
