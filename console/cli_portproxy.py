@@ -25,7 +25,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from actions.base import ActionError, CancelToken, ReadOnlyRefused, Step, execute
-from actions.netsh import PlatformKind, ProxyRule, detect_platform, render_script
+from actions.netsh import (
+    PlatformKind,
+    ProxyRule,
+    detect_platform,
+    read_rules_file,
+    render_script,
+)
 from actions.portproxy import (
     ForwarderFix,
     NetshApply,
@@ -153,7 +159,10 @@ async def _diagnose(
     args: argparse.Namespace, ctx: AppContext, kind: PlatformKind, out: TextIO, show: bool
 ) -> tuple[list[Finding], list[ProxyRule]]:
     """Existing netsh rules (read-only), then the diagnosis through `execute`."""
-    rules = await asyncio.to_thread(read_netsh_rules, kind, args.rules_from)
+    if args.rules_from:  # validated row by row: its addresses may end up in the script
+        rules = await asyncio.to_thread(read_rules_file, args.rules_from)
+    else:
+        rules = await asyncio.to_thread(read_netsh_rules, kind, None)
     action = PortProxyDiagnose(ctx.stack, ctx.runtime, rules, only=args.service,
                                settings=ProbeSettings(timeout=args.timeout))
     async for event in execute(action, CancelToken(), ctx.journal, ctx.read_only):

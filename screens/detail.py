@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.runtime.base import LogLine
-from console.status_types import StackStatus
+from console.status_types import ServiceStatus, StackStatus
 from widgets.service_facts import (
     LOG_TAIL,
     container_table,
@@ -107,7 +108,7 @@ class DetailScreen(Screen[None]):
             "#detail-container": container_table(service.container, palette),
             "#detail-deps": dependencies_text(service, status, palette),
             "#detail-dependents": names_text(dependents_of(service.name, status), palette),
-            "#detail-blast": names_text(service.blast_radius, palette),
+            "#detail-blast": _blast_text(service, status, palette),
             "#detail-logs": log_text(self._logs, palette),
         }
         for selector, renderable in updates.items():
@@ -151,3 +152,15 @@ async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:
 def _section(title: str, body_id: str) -> ComposeResult:
     yield Static(title, classes="section-title")
     yield Static(id=body_id, classes="section-body")
+
+
+def _blast_text(service: ServiceStatus, status: StackStatus, palette: StatusPalette) -> Text:
+    """Failing: who is down because of it. Healthy: who would go if it failed (never a bare
+    "none" beside a list of dependents)."""
+    if service.blast_radius:
+        return names_text(service.blast_radius, palette)
+    radius = status.radius_if_failing(service.name)
+    if not radius:
+        return Text("none: nothing depends on it", style=palette.muted)
+    text = Text("none now; if it failed: ", style=palette.muted)
+    return text.append_text(names_text(radius, palette))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from actions.netsh import (
+    NetshInputError,
     ProxyRule,
     RuleToAdd,
     ScriptPlan,
@@ -15,6 +22,8 @@ from actions.netsh import (
     render_script,
 )
 from console.forwarder import local_ipv4_from_fib_trie
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # What `netsh interface portproxy show v4tov4` prints on an English Windows 11, CRLF and all.
 SHOW_V4TOV4 = (
@@ -111,7 +120,42 @@ def test_empty_and_garbage_output_yield_no_rules():
     assert parse_show_output("") == []
     assert parse_show_output("\r\n\r\n") == []
     text = "The following command was not found: interface portproxy show v4tov4.\n"
-    assert parse_show_output(text + "a 1 b 2 3\nx 99999 y 1\n") == []
+    assert parse_show_output(text + "a 1 b 2 3\nAddress Port Address Port\n") == []
+
+
+@pytest.mark.parametrize(("row", "problem"), [
+    ('127.0.0.1;Start-Process("calc") 3001 172.29.112.5 3001',
+     "rules.txt:6: address '127.0.0.1;Start-Process(\"calc\")' is not an IP address"),
+    ("0.0.0.0 3001 $(Invoke-Expression) 3001", "rules.txt:6: address '$(Invoke-Expression)'"),
+    ("0.0.0.0 3001 `calc` 3001", "rules.txt:6: address '`calc`'"),
+    ("0.0.0.0 99999 172.29.112.5 3001", "rules.txt:6: port '99999' is not a TCP port"),
+    ("0.0.0.0 0 172.29.112.5 3001", "rules.txt:6: port '0' is not a TCP port"),
+    ("0.0.0.0 3001;calc 172.29.112.5 3001", "rules.txt:6: port '3001;calc'"),
+])
+def test_a_row_with_anything_but_addresses_and_ports_is_refused(row: str, problem: str):
+    """These addresses reach a script for an elevated shell: refused, never pasted."""
+    text = SHOW_V4TOV4.replace("0.0.0.0         3001        172.29.112.5    3001", row)
+    with pytest.raises(NetshInputError) as caught:
+        parse_show_output(text, "rules.txt")
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("plan", [
+    ScriptPlan(add=(RuleToAdd("auth", "127.0.0.1;calc", 3001, "172.29.112.5", 3001),)),
+    ScriptPlan(add=(RuleToAdd("auth", "0.0.0.0", 3001, "localhost", 3001),)),
+    ScriptPlan(add=(RuleToAdd("auth", "0.0.0.0", 70000, "172.29.112.5", 3001),)),
+    ScriptPlan(add=(RuleToAdd('a"$(calc)', "0.0.0.0", 3001, "172.29.112.5", 3001),)),
+    ScriptPlan(delete=(ProxyRule("0.0.0.0;calc", 3001, "172.29.96.9", 3001),)),
+])
+def test_render_refuses_a_plan_that_is_not_addresses_and_ports(plan: ScriptPlan):
+    with pytest.raises(NetshInputError):
+        render_script(plan)
+
+
+def test_notes_stay_comments():
+    text = render_script(ScriptPlan(notes=("svc 1: down\nStart-Process calc",)))
+    assert "\nStart-Process calc" not in text
+    assert "# svc 1: down Start-Process calc" in text
 
 
 def test_add_and_delete_commands_are_exact():
@@ -153,8 +197,8 @@ netsh interface portproxy add v4tov4 listenport=3001 listenaddress=0.0.0.0 conne
 netsh interface portproxy add v4tov4 listenport=3002 listenaddress=127.0.0.1 connectport=3002 connectaddress=127.0.0.2
 
 # Allow the forwarded ports through Windows Defender Firewall.
-if (-not (Get-NetFirewallRule -DisplayName "Vextrus auth 3001" -ErrorAction SilentlyContinue)) {
-    New-NetFirewallRule -DisplayName "Vextrus auth 3001" -Direction Inbound -Protocol TCP -LocalPort 3001 -Action Allow | Out-Null
+if (-not (Get-NetFirewallRule -DisplayName 'Vextrus auth 3001' -ErrorAction SilentlyContinue)) {
+    New-NetFirewallRule -DisplayName 'Vextrus auth 3001' -Direction Inbound -Protocol TCP -LocalPort 3001 -Action Allow | Out-Null
 }
 
 netsh interface portproxy show v4tov4
@@ -219,3 +263,18 @@ def test_current_address_comes_from_the_local_table():
     loopback_only = "\n".join(ln for ln in FIB_TRIE.splitlines() if "172.29" not in ln)
     assert local_ipv4_from_fib_trie(loopback_only) == ["127.0.0.1"]
     assert current_wsl_address(loopback_only) is None
+
+
+def test_cli_refuses_a_hostile_rules_file_before_writing_any_script(tmp_path: Path):
+    """`portproxy script --rules-from FILE`: one line naming FILE:LINE, exit 2, no script."""
+    saved = tmp_path / "rules.txt"
+    saved.write_text(SHOW_V4TOV4.replace("0.0.0.0         3001        172.29.112.5    3001",
+                                         '127.0.0.1;Start-Process("calc") 3001 1.2.3.4 3001'))
+    done = subprocess.run(
+        [sys.executable, "-m", "console.cli", "--state-dir", str(tmp_path / "state"),
+         "portproxy", "script", "--rules-from", str(saved)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert f"{saved}:6: address '127.0.0.1;Start-Process(\"calc\")'" in done.stderr
