@@ -29,6 +29,8 @@ from textual.worker import Worker, WorkerState
 from console.forwarder import ForwarderManager
 from console.masking import safe_str
 from console.runtime.base import StreamStatus
+from console.runtime.usage import UsageSource
+from console.stats import SAMPLE_SECONDS, UsageBoard, UsageTracker
 from console.status_types import StackStatus
 from screens.help import HelpScreen, help_entries
 from screens.matrix import MatrixScreen
@@ -50,6 +52,7 @@ SCREENS: dict[str, str] = {
     "logs": "screens.logs:LogsScreen",
     "timeline": "screens.timeline:TimelineScreen",
     "workflows": "screens.workflows:WorkflowsScreen",
+    "resources": "screens.resources:ResourcesScreen",
 }
 
 
@@ -73,6 +76,14 @@ class RuntimeReconnected(Message):
     """The runtime's event stream is back."""
 
 
+class UsageSampled(Message):
+    """A resource-usage round finished (posted by the usage worker)."""
+
+    def __init__(self, board: UsageBoard) -> None:
+        super().__init__()
+        self.board = board
+
+
 class VextrusCommands(Provider):
     """Command palette entries: every screen, filter, refresh, help, themes, quit."""
 
@@ -86,6 +97,7 @@ class VextrusCommands(Provider):
                 ("logs", "logs of all services, merged"),
                 ("timeline", "status transitions and events"),
                 ("workflows", "Temporal workflows"),
+                ("resources", "CPU, memory, network and block I/O of every service (m)"),
             )
         ]
         themes = [
@@ -114,6 +126,7 @@ class VextrusCommands(Provider):
             ("Help", "every key binding of this screen", app.action_help),
             *themes,
             ("Quit", "leave the console", app.action_quit),
+            *service_commands(app),
         ]
 
     async def discover(self) -> Hits:
@@ -145,6 +158,13 @@ def _cluster_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]
             )]
 
 
+def service_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
+    """"restart auth", "shell auth", ...: every action on every service, with its key."""
+    from screens.service_ops import palette_entries
+
+    return palette_entries(app)
+
+
 class VextrusApp(App[None]):
     """The operations console."""
 
@@ -153,6 +173,9 @@ class VextrusApp(App[None]):
     COMMANDS: ClassVar = {VextrusCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
+        # ctrl+c quits too (asking first while a guided action runs), even from an input
+        Binding("ctrl+c", "quit_asking", "Quit", id="quit_ctrl_c", show=False, priority=True),
+        Binding("m", "goto('resources')", "Resources", id="resources", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("colon", "command_palette", "Commands", id="command_palette"),
         Binding("ctrl+p", "command_palette", "Commands", id="command_palette_alt", show=False),
@@ -172,6 +195,7 @@ class VextrusApp(App[None]):
 
     status: reactive[StackStatus | None] = reactive(None)
     link: reactive[LinkState] = reactive(LinkState)
+    usage: reactive[UsageBoard | None] = reactive(None)  # resource usage, once measured
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -182,6 +206,8 @@ class VextrusApp(App[None]):
         self._poll_timer: Timer | None = None
         self._polls_skipped = 0
         self._watching = False
+        self._usage = UsageTracker()
+        self._sampling = False
         register_themes(self)
         self.theme = ctx.theme if self.get_theme(ctx.theme) else DEFAULT_THEME
         self.set_keymap(ctx.keymap)
@@ -214,12 +240,39 @@ class VextrusApp(App[None]):
         self.request_refresh()
 
     def on_mount(self) -> None:
+        self._start_sampling()
         if self.theme != self.ctx.theme:
             self.notify(
                 f"unknown theme {self.ctx.theme!r}: using {DEFAULT_THEME}", severity="warning"
             )
         if self.ctx.auto_poll:
             self._poll_timer = self.set_interval(self.ctx.poll_seconds, self._poll)
+
+    # --- resource usage: one sampling round at a time, every SAMPLE_SECONDS ----------------
+
+    def _start_sampling(self) -> None:
+        """Only for runtimes that measure; a round never overlaps the one before."""
+        if isinstance(self.ctx.runtime, UsageSource):
+            self.sample_usage()
+            self.set_interval(SAMPLE_SECONDS, self.sample_usage)
+
+    def sample_usage(self) -> None:
+        if self._sampling or not isinstance(self.ctx.runtime, UsageSource):
+            return
+        self._sampling = True
+        self._usage_worker()
+
+    @work(group="usage", exclusive=True, exit_on_error=False)
+    async def _usage_worker(self) -> None:
+        try:
+            runtime = cast(UsageSource, self.ctx.runtime)
+            report = await runtime.usage(self.ctx.stack.services)
+            self.post_message(UsageSampled(self._usage.add(report)))
+        finally:
+            self._sampling = False
+
+    def on_usage_sampled(self, message: UsageSampled) -> None:
+        self.usage = message.board
 
     def _runtime_name(self) -> str:
         return self.ctx.runtime.name if self.ctx.runtime is not None else "none"
@@ -378,6 +431,38 @@ class VextrusApp(App[None]):
         from screens.kubernetes import open_cluster_action, selected_service
 
         open_cluster_action(self, verb, service or selected_service(self))
+
+    def request_lifecycle(self, service: str, verb: str) -> None:
+        """stop, kill or start one service (screens.service_ops)."""
+        from screens.service_ops import open_lifecycle
+
+        open_lifecycle(self, service, verb)
+
+    def request_describe(self, service: str) -> None:
+        from screens.service_ops import open_describe
+
+        open_describe(self, service)
+
+    def request_shell(self, service: str) -> None:
+        from screens.service_ops import open_shell
+
+        open_shell(self, service)
+
+    def action_quit_asking(self) -> None:
+        """ctrl+c: quit at once, unless a guided action is running: then ask first."""
+        from screens.action import ActionScreen
+        from screens.confirm import ConfirmScreen
+
+        running = [s for s in self.screen_stack if isinstance(s, ActionScreen) and s.running]
+        if not running:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        names = ", ".join(f"{s.action.name} {s.action.target}" for s in running)
+        self.push_screen(ConfirmScreen("Quit while an action runs?", [
+            f"running: {names}", "quitting stops it between two steps"]),
+            lambda yes: self.exit() if yes else None)
 
     def request_bringup(self, only: str | None = None) -> None:
         from screens.guided import open_bringup

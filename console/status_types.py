@@ -133,6 +133,19 @@ class StackStatus:
                 return s
         raise KeyError(name)
 
+    def radius_if_failing(self, name: str) -> tuple[str, ...]:
+        """Who would go down if `name` failed: its transitive dependents, each once, in
+        stack order (what `blast_radius` holds for a service that is failing now)."""
+        found: set[str] = set()
+        frontier = [name]
+        while frontier:
+            current = frontier.pop()
+            for s in self.services:
+                if current in s.depends_on and s.name not in found and s.name != name:
+                    found.add(s.name)
+                    frontier.append(s.name)
+        return tuple(s.name for s in self.services if s.name in found)
+
     def root_causes(self) -> list[ServiceStatus]:
         return [s for s in self.services if s.root_cause]
 

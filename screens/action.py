@@ -156,7 +156,7 @@ class ActionScreen(Screen[None]):
         self.result = result
         if result != "ok":
             self.progress.show_plan_only(result)
-        hint = f" · enter: {self.follow_up[0]}" if self._can_follow_up() else ""
+        hint = f" · enter: {self.follow_up[0]}" if self.follow_up and self._can_follow_up() else ""
         said = self.tally.words() if self.tally.finished or self.tally.failures else "stopped"
         self.query_one("#action-title", Static).update(
             f"{self.action.name} · {safe_str(self.action.target, 200)} · {said}{hint} · esc back"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
+from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.runtime.base import LogLine
+from console.runtime.usage import UsageSource
+from console.stats import UsageBoard
 from console.status_types import ServiceStatus, StackStatus
 from widgets.service_facts import (
     LOG_TAIL,
@@ -31,6 +34,7 @@ from widgets.service_facts import (
     summary_text,
 )
 from widgets.status_style import StatusPalette
+from widgets.usage_cells import resources_text
 
 if TYPE_CHECKING:
     from console.app import VextrusApp
@@ -47,6 +51,11 @@ class DetailScreen(Screen[None]):
         Binding("l", "logs", "Logs", id="detail.logs"),
         Binding("r", "restart", "Restart", id="detail.restart"),
         Binding("p", "pause_restarts", "Pause restarts", id="detail.pause_restarts"),
+        Binding("d,y", "service_op('describe')", "Describe", id="detail.describe", show=False),
+        Binding("E", "service_op('shell')", "Shell", id="detail.shell", show=False),
+        Binding("D", "service_op('stop')", "Stop", id="detail.stop", show=False),
+        Binding("ctrl+k", "service_op('kill')", "Kill", id="detail.kill", show=False),
+        Binding("U", "service_op('start')", "Start", id="detail.start", show=False),
         # Kubernetes only (check_action hides them elsewhere); the footer has room for one.
         Binding("x", "cluster('scale')", "Scale", id="detail.scale"),
         Binding("ctrl+d", "cluster('delete_pod')", "Delete pod", id="detail.delete_pod",
@@ -71,6 +80,8 @@ class DetailScreen(Screen[None]):
         with VerticalScroll(id="detail-scroll"):
             yield from _section("Issues", "detail-issues")
             yield from _section("Probes", "detail-probes")
+            if isinstance(self.vextrus.ctx.runtime, UsageSource):
+                yield from _section("Resources", "detail-resources")
             with Horizontal(id="detail-columns"):
                 with Vertical(classes="detail-column"):
                     yield from _section("Container", "detail-container")
@@ -87,6 +98,19 @@ class DetailScreen(Screen[None]):
             self, lambda _theme: self._show(self.vextrus.status)
         )
         self._load_logs()
+        self.watch(self.app, "usage", self._show_usage, init=True)
+
+    def _show_usage(self, board: UsageBoard | None) -> None:
+        """CPU and memory sparklines, net and block I/O, each replica (widgets.usage_cells)."""
+        if not isinstance(self.vextrus.ctx.runtime, UsageSource):
+            return
+        if board is None:
+            text = Text("not measured yet", style=StatusPalette.for_app(self.app).muted)
+        else:
+            width = max(10, min(60, self.size.width - 40))
+            text = resources_text(board.get(self.service), StatusPalette.for_app(self.app),
+                                  width, board.unavailable)
+        self.query_one("#detail-resources", Static).update(text)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
@@ -133,6 +157,9 @@ class DetailScreen(Screen[None]):
     def action_cluster(self, verb: str) -> None:
         self.vextrus.request_cluster(verb, self.service)
 
+    def action_service_op(self, verb: str) -> None:
+        run_service_op(self.vextrus, verb, self.service)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.vextrus.on_cluster if action == "cluster" else True
 
@@ -147,6 +174,16 @@ async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:
         return [line async for line in runtime.logs(service, tail=LOG_TAIL, follow=False)]
     except Exception as exc:  # any runtime failure is shown, not raised
         return f"logs unavailable: {str(exc) or type(exc).__name__}"
+
+
+def run_service_op(app: VextrusApp, verb: str, service: str) -> None:
+    """describe / shell / stop / kill / start, shared by the matrix and this screen."""
+    if verb == "describe":
+        app.request_describe(service)
+    elif verb == "shell":
+        app.request_shell(service)
+    else:
+        app.request_lifecycle(service, verb)
 
 
 def _section(title: str, body_id: str) -> ComposeResult:

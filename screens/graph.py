@@ -19,7 +19,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
 from console.masking import sanitize
-from console.model import Stack, dependents_map, transitive
+from console.model import Stack, dependents_map
+from console.status import blast_radius
 from console.status_types import ServiceStatus, StackStatus, State
 from widgets.dependency_graph import DependencyGraph, node_glyph, state_class
 from widgets.status_style import ROOT_CAUSE_TEXT
@@ -200,7 +201,7 @@ def describe_service(stack: Stack, status: StackStatus | None, name: str | None)
     _line(text, _needs_title(deps, svc, status), _needs(deps, status, svc))
     needed_by = dependents.get(name, [])
     _line(text, f"Needed by ({len(needed_by)})", ", ".join(needed_by) or "nothing")
-    _blast(text, name, svc, dependents)
+    _blast(text, name, svc, stack)
     issues = [i for i in svc.issues if not i.startswith("blocked by ")] if svc else []
     if issues:  # the blocked-by chain has its own line above; probe output is masked
         _line(text, "Issues", "; ".join(sanitize(i, 300) for i in issues))
@@ -254,14 +255,13 @@ def _needs(deps: tuple[str, ...], status: StackStatus | None, svc: ServiceStatus
     return ", ".join(marks)
 
 
-def _blast(
-    text: Text, name: str, svc: ServiceStatus | None, dependents: dict[str, list[str]]
-) -> None:
-    """Failing: the dependents it takes down now. Healthy: what would go if it failed."""
+def _blast(text: Text, name: str, svc: ServiceStatus | None, stack: Stack) -> None:
+    """Failing: the dependents it takes down now. Healthy: what would go if it failed
+    (the engine's `blast_radius`: each service once, in stack order)."""
     if svc is not None and svc.blast_radius:
         radius, title = list(svc.blast_radius), "Blast radius, now"
     else:
-        radius, title = transitive(name, dependents), "Blast radius if it fails"
+        radius, title = list(blast_radius(stack, name)), "Blast radius if it fails"
     _line(text, f"{title} ({len(radius)})", ", ".join(radius) or "nothing")
 
 

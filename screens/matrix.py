@@ -15,8 +15,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from console.stats import UsageBoard
 from console.status_types import StackStatus
-from screens.detail import DetailScreen
+from screens.detail import DetailScreen, run_service_op
 from widgets.banner import DegradedBanner, LinkState
 from widgets.readiness import ReadinessGauge
 from widgets.service_table import ServiceTable
@@ -40,6 +41,13 @@ class MatrixScreen(Screen[None]):
         Binding("u", "bringup_one", "Bring up with deps", id="matrix.bringup_one", show=False),
         Binding("s", "sort", "Sort", id="matrix.sort"),
         Binding("b", "blast", "Blast radius", id="matrix.blast"),
+        # k9s's describe (d, y), lazydocker's shell (E); D/U stop and start (down/up), and
+        # k9s's ctrl+k kill: one service, blast radius first, refused read-only
+        Binding("d,y", "service_op('describe')", "Describe", id="matrix.describe", show=False),
+        Binding("E", "service_op('shell')", "Shell", id="matrix.shell", show=False),
+        Binding("D", "service_op('stop')", "Stop", id="matrix.stop", show=False),
+        Binding("ctrl+k", "service_op('kill')", "Kill", id="matrix.kill", show=False),
+        Binding("U", "service_op('start')", "Start", id="matrix.start", show=False),
         Binding("escape", "clear", "Clear filter / blast", id="matrix.clear", show=False),
         # Kubernetes only (check_action hides them elsewhere): k9s' verbs on a workload.
         Binding("x", "cluster('scale')", "Scale", id="matrix.scale", show=False),
@@ -79,6 +87,7 @@ class MatrixScreen(Screen[None]):
     def on_mount(self) -> None:
         self.watch(self.app, "status", self._take_status, init=True)
         self.watch(self.app, "link", self._take_link, init=True)
+        self.watch(self.app, "usage", self._take_usage, init=True)
         self.table.focus()
 
     def _take_status(self, status: StackStatus | None) -> None:
@@ -87,6 +96,9 @@ class MatrixScreen(Screen[None]):
 
     def _take_link(self, link: LinkState) -> None:
         self.link = link
+
+    def _take_usage(self, usage: UsageBoard | None) -> None:
+        self.table.usage = usage
 
     # --- filter -----------------------------------------------------------------------
 
@@ -152,6 +164,12 @@ class MatrixScreen(Screen[None]):
         name = self._selected()
         if name:
             self.vextrus.request_cluster(verb, name)
+
+    def action_service_op(self, verb: str) -> None:
+        """describe, shell, stop, kill, start of the service under the cursor."""
+        name = self._selected()
+        if name:
+            run_service_op(self.vextrus, verb, name)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.vextrus.on_cluster if action == "cluster" else True

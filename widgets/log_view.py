@@ -370,7 +370,7 @@ class LogView(ScrollView, can_focus=True):
         match = self._pattern.search(entry.text.expandtabs(4)) if entry and self._pattern else None
         if match is None:
             return
-        room = max(1, (self.size.width or 1) - self._prefix_width())  # the prefix is pinned
+        room = max(1, (self._visible_width() or 1) - self._prefix_width())  # the prefix is pinned
         start, end = match.span()
         if start < self.scroll_x or end > self.scroll_x + room:
             x = 0 if end <= room else max(0, start - room // 3)
@@ -461,6 +461,10 @@ class LogView(ScrollView, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(name)
         return style
 
+    def _visible_width(self) -> int:
+        """Columns the text really gets: the widget's width less its vertical scrollbar."""
+        return self.scrollable_content_region.width or self.size.width
+
     def _prefix_width(self) -> int:
         width = 9 if self.show_time else 0
         return width + (self._name_width + 3 if self.merged else 0)
@@ -469,11 +473,14 @@ class LogView(ScrollView, can_focus=True):
         width = self.size.width
         base = self.rich_style
         if self.wrap:
-            line, part = self._wrapped_row(y, width)
+            # Wrap at what is visible: the vertical scrollbar covers the last columns of
+            # `size`, and a wrap at `size.width` hid two characters at every wrap point.
+            visible = self._visible_width()
+            line, part = self._wrapped_row(y, visible)
             if line < 0:
                 return Strip.blank(width, base)
             full = self._full_strip(line, base)
-            return self._wrap_part(full, part, width).crop_extend(0, width, base)
+            return self._wrap_part(full, part, visible).crop_extend(0, width, base)
         line = int(self.scroll_y) + y
         if line >= self.line_count:
             return Strip.blank(width, base)

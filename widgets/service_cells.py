@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
+from console.stats import UsageBoard, sort_value
 from console.status_types import ServiceStatus, StackStatus
 from widgets.status_style import (
     ROOT_CAUSE_GLYPH,
@@ -28,7 +29,9 @@ from widgets.status_style import (
     state_tone,
 )
 
-SORT_MODES = ("tier", "state", "name", "latency")
+SORT_MODES = ("tier", "state", "name", "latency", "cpu", "memory")
+USAGE_SORTS = ("cpu", "memory")  # offered only while the runtime measures usage
+USAGE_COLUMNS = ("cpu", "mem")
 TIER_ROW_PREFIX = "§tier:"  # compose service names never contain "§"
 CELL_PADDING = 1  # DataTable default: one cell of space on each side of every column
 
@@ -54,6 +57,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("inside", "Inside", 6, 6),
     Column("deps", "Deps", 4, 3),
     Column("restarts", "Rst", 3, 5),
+    Column("cpu", "CPU", 6, 5),
+    Column("mem", "Mem", 9, 6),
     Column("uptime", "Uptime", 6, 8),
     Column("latency", "Latency", 7, 7),
     Column("issues", "Issues", 0, 0),
@@ -62,7 +67,7 @@ ISSUES_MIN_WIDTH = 20
 ROOT_CAUSE_WIDTH = 40  # Issues narrower than this mark root causes with the glyph only
 
 
-def fit_columns(available: int, with_tier: bool = True) -> list[Column]:
+def fit_columns(available: int, with_tier: bool = True, with_usage: bool = False) -> list[Column]:
     """The columns that fit `available` cells, most important first, Issues filling the rest.
 
     Why: over SSH at 80x24 the matrix must still show name, state, reachability and the
@@ -73,7 +78,8 @@ def fit_columns(available: int, with_tier: bool = True) -> list[Column]:
     chosen = {c.key for c in COLUMNS if c.priority == 0}
     used = sum(cost(c) for c in COLUMNS if c.key in chosen and c.key != "issues")
     used += ISSUES_MIN_WIDTH + 2 * CELL_PADDING
-    candidates = [c for c in COLUMNS if with_tier or c.key != "tier"]
+    candidates = [c for c in COLUMNS if (with_tier or c.key != "tier")
+                  and (with_usage or c.key not in USAGE_COLUMNS)]
     for column in sorted(candidates, key=lambda c: c.priority):
         if column.key not in chosen and used + cost(column) <= available:
             chosen.add(column.key)
@@ -167,7 +173,8 @@ def matches(service: ServiceStatus, query: str) -> bool:
     return all(word in haystack for word in query.lower().split())
 
 
-def ordered_services(status: StackStatus, query: str, mode: str) -> list[ServiceStatus]:
+def ordered_services(status: StackStatus, query: str, mode: str,
+                     usage: UsageBoard | None = None) -> list[ServiceStatus]:
     """The services to show, filtered by `query` and ordered by sort `mode`."""
     tiers = {tier: i for i, tier in enumerate(status.tiers)}
     tier_rank = lambda s: tiers.get(s.tier, len(tiers))  # noqa: E731
@@ -177,18 +184,21 @@ def ordered_services(status: StackStatus, query: str, mode: str) -> list[Service
         "state": lambda s: (s.state.severity, not s.root_cause, tier_rank(s), position[s.name]),
         "name": lambda s: s.name,
         "latency": lambda s: (s.latency_ms is None, -(s.latency_ms or 0.0), s.name),
+        "cpu": lambda s: (-sort_value(usage, s.name, "cpu"), s.name),
+        "memory": lambda s: (-sort_value(usage, s.name, "memory"), s.name),
     }
     shown = [s for s in status.services if matches(s, query)]
     return sorted(shown, key=keys[mode])
 
 
-def row_plan(status: StackStatus, query: str, mode: str) -> list[tuple[str, str | None]]:
+def row_plan(status: StackStatus, query: str, mode: str,
+             usage: UsageBoard | None = None) -> list[tuple[str, str | None]]:
     """Rows in display order as (row key, tier of a header row or None for a service).
 
     Sorted by tier, each tier gets a header row, like the seeds' hand-kept matrix; the other
     sort orders are flat lists, because grouping would hide what they sort by.
     """
-    services = ordered_services(status, query, mode)
+    services = ordered_services(status, query, mode, usage)
     if mode != "tier":
         return [(s.name, None) for s in services]
     plan: list[tuple[str, str | None]] = []

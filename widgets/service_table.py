@@ -17,10 +17,13 @@ from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
+from console.stats import Usage, UsageBoard
 from console.status_types import StackStatus
 from widgets.service_cells import (
     SORT_MODES,
     TIER_ROW_PREFIX,
+    USAGE_COLUMNS,
+    USAGE_SORTS,
     Column,
     fit_columns,
     row_plan,
@@ -28,6 +31,7 @@ from widgets.service_cells import (
     tier_cells,
 )
 from widgets.status_style import StatusPalette
+from widgets.usage_cells import steady, usage_cells
 
 SCROLLBAR_WIDTH = 1
 # Probe latency moves a little on every refresh; a cell that changes makes the DataTable
@@ -54,18 +58,22 @@ class ServiceTable(DataTable[Text]):
 
     BINDINGS = [
         Binding("enter", "select_cursor", "Details", id="service_table.details"),
+        Binding("j", "cursor_down", "Cursor down", id="service_table.down", show=False),
+        Binding("k", "cursor_up", "Cursor up", id="service_table.up", show=False),
     ]
 
     status: reactive[StackStatus | None] = reactive(None)
     filter_text: reactive[str] = reactive("")
     sort_mode: reactive[str] = reactive("tier")
     blast_source: reactive[str | None] = reactive(None)
+    usage: reactive[UsageBoard | None] = reactive(None)  # CPU and Mem columns while measured
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._columns: list[Column] = []
         self._palette = StatusPalette.from_variables({})
         self._latency_shown: dict[str, float | None] = {}
+        self._usage_shown: dict[str, Usage | None] = {}
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -82,7 +90,8 @@ class ServiceTable(DataTable[Text]):
         A rebuild is a layout change (terminal resized, Tier column shown or hidden by the
         sort order), never a data refresh: refreshes always update in place.
         """
-        columns = fit_columns(self.size.width - SCROLLBAR_WIDTH, self.sort_mode != "tier")
+        columns = fit_columns(self.size.width - SCROLLBAR_WIDTH, self.sort_mode != "tier",
+                              self.measuring)
         if columns == self._columns or not self.size.width:
             return False
         keep = self.selected_key
@@ -96,6 +105,7 @@ class ServiceTable(DataTable[Text]):
     def _theme_changed(self, _theme: object) -> None:
         self._palette = StatusPalette.for_app(self.app)
         self._latency_shown.clear()  # every cell takes the new theme's colours
+        self._usage_shown.clear()
         self._sync()
 
     # --- reactives: data down ---------------------------------------------------------
@@ -112,6 +122,15 @@ class ServiceTable(DataTable[Text]):
 
     def watch_blast_source(self) -> None:
         self._sync()
+
+    def watch_usage(self) -> None:
+        if not self._layout():
+            self._sync()
+
+    @property
+    def measuring(self) -> bool:
+        """The runtime measures resource usage: the CPU and Mem columns and sorts exist."""
+        return self.usage is not None and not self.usage.unavailable
 
     def validate_sort_mode(self, mode: str) -> str:
         return mode if mode in SORT_MODES else "tier"
@@ -145,7 +164,9 @@ class ServiceTable(DataTable[Text]):
 
     def cycle_sort(self) -> str:
         """Next sort order (tier, state, name, latency); returns the new one."""
-        self.sort_mode = SORT_MODES[(SORT_MODES.index(self.sort_mode) + 1) % len(SORT_MODES)]
+        modes = [m for m in SORT_MODES if self.measuring or m not in USAGE_SORTS]
+        at = modes.index(self.sort_mode) if self.sort_mode in modes else -1
+        self.sort_mode = modes[(at + 1) % len(modes)]
         return self.sort_mode
 
     # --- reconciliation ---------------------------------------------------------------
@@ -155,7 +176,7 @@ class ServiceTable(DataTable[Text]):
         status = self.status
         if status is None or not self._columns:
             return
-        plan = row_plan(status, self.filter_text, self.sort_mode)
+        plan = row_plan(status, self.filter_text, self.sort_mode, self.usage)
         keep = keep or self.selected_key or next((k for k, t in plan if t is None), None)
         wanted = {key for key, _ in plan}
         for key in [k for k in self.row_keys if k not in wanted]:
@@ -167,6 +188,7 @@ class ServiceTable(DataTable[Text]):
                 service = status.get(key)
                 cells = service_cells(service, self._palette, key in blast, issues_width)
                 self._damp_latency(key, service.latency_ms, cells)
+                self._usage_into(key, cells)
             else:
                 members = [s for s in status.services if s.tier == tier]
                 cells = tier_cells(tier, members, self._palette)
@@ -181,6 +203,20 @@ class ServiceTable(DataTable[Text]):
             cells["latency"] = self.get_cell(key, "latency")
             return
         self._latency_shown[key] = latency_ms
+
+    def _usage_into(self, key: str, cells: dict[str, Text]) -> None:
+        """CPU and Mem cells; figures that moved by jitter only keep the cells on screen."""
+        shown = [c.key for c in self._columns if c.key in USAGE_COLUMNS]
+        if not shown:
+            return
+        usage = self.usage.get(key) if self.usage is not None else None
+        total = usage.total if usage is not None else None
+        if key in self.rows and key in self._usage_shown \
+                and steady(self._usage_shown[key], total):
+            cells.update({column: self.get_cell(key, column) for column in shown})
+            return
+        self._usage_shown[key] = total
+        cells.update(usage_cells(usage, self._palette))
 
     def _blast_set(self, status: StackStatus) -> set[str]:
         source = self.blast_source

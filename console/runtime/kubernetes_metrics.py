@@ -118,5 +118,24 @@ def describe_objects(runtime: Any, service: Service) -> list[tuple[str, str]]:
     for pod in found.pods:
         pod_name = str((pod.get("metadata") or {}).get("name"))
         out.append((f"Pod/{pod_name}", http.json("GET", runtime.path("Pod", pod_name))))
-    return [(title, yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
+    return [(title, yaml.safe_dump(mask_env(obj), sort_keys=False, default_flow_style=False))
             for title, obj in out]
+
+
+def mask_env(obj: Any) -> Any:
+    """Containers' `env` values whose names say secret are masked (`valueFrom` refs stay):
+    the masker cannot tell from `value: x` alone that the line above named a password."""
+    from console.masking import MASK, is_sensitive_key
+
+    if isinstance(obj, list):
+        return [mask_env(item) for item in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {}
+    for key, value in obj.items():
+        if key == "env" and isinstance(value, list):
+            value = [{**item, "value": MASK} if isinstance(item, dict) and "value" in item
+                     and is_sensitive_key(str(item.get("name", ""))) else item
+                     for item in value]
+        out[key] = mask_env(value)
+    return out
