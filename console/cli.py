@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import cli_audit
 
     cli_audit.add_parsers(sub, _add_common)
+    from console import cli_readiness
+
+    cli_readiness.add_parsers(sub, _add_common)
     return parser
 
 
@@ -204,6 +207,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console import cli_workflows
 
         return cli_workflows.run(args, ctx)
+    if args.command == "readiness":
+        from console import cli_readiness
+
+        return cli_readiness.run(args, ctx)
     if args.command == "audit":
         from console import cli_audit
 

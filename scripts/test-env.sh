@@ -10,6 +10,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v tmux >/dev/null 2>&1 || need_pkgs+=(tmux)
+command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "test-env: installing ${need_pkgs[*]}"
   apt-get update -qq
@@ -24,6 +25,17 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 pg_version=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+# The readiness checklist reads query times from pg_stat_statements, which must be preloaded.
+pg_conf=/etc/postgresql/$pg_version/main/conf.d/vextrus-tests.conf
+if [ -d "$(dirname "$pg_conf")" ] && [ ! -f "$pg_conf" ]; then
+  echo "shared_preload_libraries = 'pg_stat_statements'" > "$pg_conf"
+fi
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && \
+   ! su postgres -c "psql -X -q -t -c 'SHOW shared_preload_libraries'" | grep -q pg_stat_statements; then
+  echo "test-env: restarting PostgreSQL $pg_version with pg_stat_statements"
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main restart
+  for _ in $(seq 1 40); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.25; done
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "test-env: starting PostgreSQL $pg_version"
   pg_lsclusters -h 2>/dev/null | grep -q "^$pg_version main" || pg_createcluster "$pg_version" main >/dev/null
