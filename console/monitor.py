@@ -193,10 +193,12 @@ class Monitor:
         one probe timeout even when services hang; a host answer that comes after all wins
         and the inside question is dropped.
         """
-        host = asyncio.ensure_future(run_check(check, service, self.runtime))
+        started = asyncio.Event()  # set when the probe gets its slot (probes are bounded)
+        host = asyncio.ensure_future(run_check(check, service, self.runtime, started))
         if check.kind != "http" or not check.port:
             return [(service.name, await host)]
         hedge = min(HEDGE_S, check.timeout / 4)
+        await started.wait()  # the hedge counts from the probe's start, not from its queueing
         done, _ = await asyncio.wait({host}, timeout=hedge)
         if done and host.result().ok:
             return [(service.name, host.result())]

@@ -1,26 +1,37 @@
-"""Probes own their processes: a given-up exec is killed inside, probes are bounded.
+"""Probes own their processes: a given-up exec is killed inside; probes are bounded.
 
 A hanging exec or inside check used to leave its `sleep`/`wget` running in the container
 after every refresh (11 -> 29 processes in 30 s of `status --watch 2`). Here ten refreshes
 of hanging checks run against a real container, whose pid 1 (`sleep`) never reaps
-orphans, so a half-killed probe would also show up as a zombie in the count.
+orphans, so a half-killed probe would also show up as a zombie in the count. And a stack
+far bigger than the machine's descriptor limit is probed slowly, never with EMFILE or
+timeouts that only measured the wait for a turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from console.model import HealthCheck, RuntimeNames, Service, Stack
 from console.monitor import Monitor
+from console.probes import limits
+from console.probes.registry import run_checks
 from console.runtime.docker import DockerRuntime
 from tests.dockerlab import DockerLab
 
 REFRESHES = 10
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _processes(lab: DockerLab, service: str) -> list[str]:
@@ -99,3 +110,99 @@ async def test_an_exec_cancelled_by_its_caller_is_killed_too(
         await task
     assert await rt.reaped() == 0
     assert _processes(docker_lab, "quitter") == before
+
+
+# --- many services: bounded probes --------------------------------------------------------
+
+FLOOD = 5_000
+FLOOD_NOFILE = 256  # far fewer descriptors than services
+
+
+class _HealthServer:
+    """An HTTP/1.1 server answering `200 ok` on a loopback port, on a thread of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        for _ in range(50):
+            port = random.randrange(24_000, 32_000)
+            try:
+                server = self.loop.run_until_complete(
+                    asyncio.start_server(self._answer, "127.0.0.1", port, backlog=4096))
+                break
+            except OSError:
+                continue
+        self.port = port
+        self._ready.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            server.close()
+
+    def __enter__(self) -> _HealthServer:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def test_thousands_of_services_are_slow_not_failing() -> None:
+    """5,000 http checks under a 256-descriptor limit: every one answers ok; none fails
+    with EMFILE, none times out while it waits for its turn."""
+    with _HealthServer() as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.probe_flood", str(server.port), str(FLOOD),
+             str(FLOOD_NOFILE)],
+            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["errors"] == {} and report["ok"] == FLOOD
+    assert report["slots"] < FLOOD_NOFILE // 2  # the bound came from the descriptor limit
+
+
+async def test_a_probe_waiting_for_its_turn_does_not_time_out() -> None:
+    """Two slots, eight checks of an endpoint that takes 1 s: the last ones start after
+    3 s in the queue, past their 2.5 s timeout, and still answer ok (the timeout counts
+    from a probe's start, not from the refresh's)."""
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(1.0)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+        await writer.drain()
+        writer.close()
+
+    limits.configure(2)
+    server, port = await _serve_on_low_port(slow)
+    async with server:
+        check = HealthCheck("http", port=port, timeout=2.5)
+        results = await run_checks([(Service(f"s{i}"), check) for i in range(8)])
+    assert [(r.ok, r.error) for r in results] == [(True, "")] * 8
+
+
+async def _serve_on_low_port(handler: Any) -> tuple[asyncio.Server, int]:
+    for _ in range(50):
+        port = random.randrange(24_000, 32_000)
+        try:
+            return await asyncio.start_server(handler, "127.0.0.1", port), port
+        except OSError:
+            continue
+    raise AssertionError("no free loopback port below 32000")

@@ -173,6 +173,7 @@ _ERRNO_WORDS = {
     errno.ENETUNREACH: "network unreachable",
     errno.ECONNABORTED: "connection aborted",
     errno.EADDRNOTAVAIL: "address not available",
+    errno.EMFILE: "too many open files (the console's descriptor limit)",
 }
 # Messages of libraries that flatten the OS error into text (order: most specific first).
 _TEXT_WORDS = (

@@ -28,6 +28,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from console.model import ComposeSource, Service
+from console.probes.limits import EXEC_SLOTS
 from console.runtime.base import (
     ContainerState,
     ExecResult,
@@ -102,6 +103,9 @@ class DockerRuntime:
         self._feeds: set[_ThreadFeed] = set()
         self._inspected = _InspectCache(INSPECT_REUSE_S, INSPECT_REUSE_UNHEALTHY_S)
         self._reaper = Reaper()  # kills what given-up execs left running in containers
+        # Execs block a thread each for their whole run: a pool of their own, as big as the
+        # probes' exec lane, so no exec's timeout runs out while it waits for a thread.
+        self._exec_pool = ThreadPoolExecutor(EXEC_SLOTS, thread_name_prefix="docker-exec")
         # The listing's fast path on unix sockets: no docker-py on the way to the first frame.
         self._reader = EngineReader.for_host(self.host, REQUEST_TIMEOUT_S)
 
@@ -321,8 +325,9 @@ class DockerRuntime:
         handle = ExecHandle()
         try:
             async with asyncio.timeout(timeout):
-                return await asyncio.to_thread(
-                    self._run, lambda c: self._exec_sync(c, service, list(argv), handle)
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._exec_pool,
+                    partial(self._run, lambda c: self._exec_sync(c, service, list(argv), handle)),
                 )
         except TimeoutError:
             raise TimeoutError(
@@ -525,6 +530,7 @@ class DockerRuntime:
         close_usage(self)
         await self.reaped(timeout=5.0)  # before the client goes: the kills need it
         self._reaper.shutdown()
+        self._exec_pool.shutdown(wait=False, cancel_futures=True)
         for feed in list(self._feeds):
             self._close_feed(feed)
         with self._client_lock:
