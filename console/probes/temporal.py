@@ -55,7 +55,10 @@ async def _ask(
     )
     from temporalio.client import Client
 
-    client = await Client.connect(address, namespace=namespace or DEFAULT_NAMESPACE)
+    from console.temporal import sdk_runtime
+
+    client = await Client.connect(address, namespace=namespace or DEFAULT_NAMESPACE,
+                                  runtime=sdk_runtime.shared())
     info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
     parts = [_server_text(info)]
     if namespace:

@@ -16,7 +16,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from console.temporal import convert, listing
+from console.temporal import convert, listing, sdk_runtime
 from console.temporal.errors import is_timeout, words
 from console.temporal.types import (
     HistoryLine,
@@ -31,6 +31,7 @@ from console.temporal.types import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.runtime import Runtime
 
     from console.model import TemporalSettings
 
@@ -59,6 +60,7 @@ class TemporalBackend:
         self.timeout = timeout
         self.query_timeout = query_timeout
         self._client: Client | None = None
+        self._runtime: Runtime | None = None  # ours, dropped in close() (see sdk_runtime)
         self._visibility: bool | None = None  # ListWorkflowExecutions implemented?
 
     @classmethod
@@ -83,11 +85,13 @@ class TemporalBackend:
         from temporalio.client import Client
 
         api_key = self._api_key()
+        if self._runtime is None:
+            self._runtime = sdk_runtime.new_runtime(self)
         try:
             async with asyncio.timeout(self.timeout):
                 self._client = await Client.connect(
                     self.address, namespace=self.namespace, tls=self.tls, api_key=api_key,
-                    identity=identity())
+                    identity=identity(), runtime=self._runtime)
         except Exception as exc:
             raise words(exc, self.timeout) from None
         return self._client
@@ -106,7 +110,20 @@ class TemporalBackend:
             raise error from None
 
     async def close(self) -> None:
-        self._client = None  # temporalio clients hold no resources that need closing
+        """Drop the client and its runtime now, while the loop and interpreter still run.
+
+        The runtime's threads are joined here rather than at interpreter exit, where they
+        crash CPython (see console.temporal.sdk_runtime). Using the backend again later
+        connects with a new runtime.
+        """
+        if self._runtime is None and self._client is None:
+            return
+        self.release_sdk()
+        sdk_runtime.collect()
+
+    def release_sdk(self) -> None:
+        self._client = None
+        self._runtime = None
 
     def _execution(self, workflow_id: str, run_id: str = "") -> Any:
         from temporalio.api.common.v1 import WorkflowExecution
