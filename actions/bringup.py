@@ -7,8 +7,14 @@ on the probes and Compose's edge conditions: a one-shot job
 (`service_completed_successfully`) is waited on until it has exited 0.
 On a failure the phase stops, what runs keeps running, and a diagnosis
 (exit code, last 30 log lines, failing probe output, unmet dependencies) goes to the
-operator's `decide` callback: retry, skip or abort. Every outcome is journaled under a run
-id, so `resume=True` continues the last unfinished run after a crash or a dropped SSH.
+operator's `decide` callback: retry, restart it, skip or abort. A failure that waiting
+cannot heal (actions.waiting.permanent_reason: a 404 on the health path, a process that
+exited, an image that is missing, a fault unchanged after a restart) stops the wait at once.
+A service already running but failing (unhealthy, unreachable) is restarted, not waited
+on; the plan names it with its blast radius before anything runs. Every outcome is
+journaled under a run id, so `resume=True` continues the last unfinished run after a crash
+or a dropped SSH, and re-checks every service the run recorded as done: what is no longer
+up is brought back.
 """
 
 from __future__ import annotations
@@ -21,14 +27,21 @@ from dataclasses import dataclass
 from typing import Literal
 
 from actions.base import ActionError, CancelToken, Progress, Step
-from actions.waiting import StatusWaiter, WaitOutcome, is_completed, is_up
+from actions.waiting import (
+    StatusWaiter,
+    WaitOutcome,
+    is_completed,
+    is_up,
+    running_but_failing,
+)
 from console.journal import Journal
 from console.model import Stack, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
+from console.status import blast_radius
 from console.status_types import ServiceStatus, State
 
-Decision = Literal["retry", "skip", "abort"]
+Decision = Literal["retry", "restart", "skip", "abort"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +145,20 @@ class BringUp:
                             f"up to {self.parallel} at once",
                         )
                     )
+                    steps[-1] = self._restart_step(steps[-1])
         return steps
+
+    def _restart_step(self, step: Step) -> Step:
+        """A service running but failing now is restarted: said with its blast radius."""
+        last = self.monitor.last
+        status = last.get(step.target) if last and step.target in self.stack else None
+        if status is None or not running_but_failing(status):
+            return step
+        radius = blast_radius(self.stack, step.target)
+        said = status.issues[0] if status.issues else status.state.value
+        return Step(step.id, f"restart {step.target} (running but failing: {said}), wait "
+                    f"until {self._goal(step.target)} (timeout {self.timeout:g}s)",
+                    step.target, f"blast radius: {', '.join(radius) or 'none'}; {step.detail}")
 
     # --- running ------------------------------------------------------------------------
 
@@ -178,7 +204,8 @@ class BringUp:
 
         async def one(name: str) -> None:
             await batch
-            async with gate:
+            # Started by Compose already: waiting costs nothing, so no turn at the gate.
+            async with gate if name not in self._started else contextlib.nullcontext():
                 if abort.is_set():
                     return
                 await self._bring_one(name, done_before, cancel, queue, abort)
@@ -250,10 +277,18 @@ class BringUp:
         queue: asyncio.Queue[Progress | None],
         abort: asyncio.Event,
     ) -> None:
-        if name in done_before:
-            await queue.put(Progress("skipped", name, "done in the resumed run"))
-            return
         current = (self.waiter.latest or await self.waiter.fresh()).get(name)
+        if name in done_before:
+            if self._done(name)(current):
+                await queue.put(Progress("skipped", name, "done in the resumed run, still up"))
+                return
+            await queue.put(Progress("info", name, "done in the resumed run, now "
+                                     f"{current.state.value}: bringing it back"))
+        restart = name not in self._started and running_but_failing(current)
+        if restart:
+            radius = ", ".join(blast_radius(self.stack, name)) or "none"
+            await queue.put(Progress("info", name, f"running but failing ({current.issues[0]})"
+                                     f": restarting it; blast radius: {radius}"))
         if name not in self._started and self._done(name)(current):
             self._mark(name, "ok", 0.0)
             word = "completed" if is_completed(current) else "healthy"
@@ -262,8 +297,8 @@ class BringUp:
         while True:
             cancel.check()
             if name not in self._started:
-                await queue.put(Progress("started", name, "starting"))
-            outcome = await self._start_and_wait(name)
+                await queue.put(Progress("started", name, "restarting" if restart else "starting"))
+            outcome = await self._start_and_wait(name, restart)
             if outcome.ok:
                 self.startup_seconds[name] = outcome.seconds
                 self._mark(name, "ok", outcome.seconds)
@@ -274,7 +309,8 @@ class BringUp:
                 Progress("failed", name, outcome.reason, data={"diagnosis": diagnosis.lines()})
             )
             decision = await self.decide(diagnosis)
-            if decision == "retry":
+            restart = decision == "restart"
+            if decision in ("retry", "restart"):
                 continue
             self._mark(name, "skipped" if decision == "skip" else "failed")
             if decision == "skip":
@@ -288,9 +324,13 @@ class BringUp:
                                      data={"abort": True}))
             return
 
-    async def _start_and_wait(self, name: str) -> WaitOutcome:
-        """Start (unless the layer's batch did; a retry always starts) and wait."""
+    async def _start_and_wait(self, name: str, restart: bool = False) -> WaitOutcome:
+        """Start (unless the layer's batch did; a retry always starts) and wait; `restart`:
+        restart it instead, and a fault it still has afterwards is final at once."""
         service = self.stack.service(name)
+        if restart:
+            self._started.discard(name)
+            return await self._restart_and_wait(name)
         if name in self._started:
             self._started.discard(name)  # a retry starts it again
         else:
@@ -302,6 +342,17 @@ class BringUp:
                 status = (self.waiter.latest or await self.waiter.fresh()).get(name)
                 return WaitOutcome(status, False, 0.0, f"start failed: {exc}")
         return await self.waiter.wait_up(name, self.timeout, self._done(name))
+
+    async def _restart_and_wait(self, name: str) -> WaitOutcome:
+        before = (self.waiter.latest or await self.waiter.fresh()).get(name)
+        fault = before.issues[0] if running_but_failing(before) and before.issues else ""
+        try:
+            self.monitor.note_operator_start(name, "restart")
+            self._mark(name, "started")
+            await self.runtime.restart(self.stack.service(name))
+        except Exception as exc:  # the runtime's words are the diagnosis
+            return WaitOutcome(before, False, 0.0, f"restart failed: {exc}")
+        return await self.waiter.wait_up(name, self.timeout, self._done(name), fault=fault)
 
     async def _diagnose(self, name: str, outcome: WaitOutcome) -> Diagnosis:
         status: ServiceStatus = outcome.status

@@ -19,6 +19,8 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -120,24 +122,52 @@ def source_args(source: ComposeSource) -> list[str]:
     return args
 
 
+def tethered(argv: Sequence[str]) -> list[str]:
+    """argv that dies with us: `setpriv --pdeathsig KILL` where util-linux has it.
+
+    A compose left behind by a killed console (a test runner's timeout, a closed SSH
+    session) would otherwise run on by itself, e.g. through a pathological file.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else list(argv)
+
+
 def run_compose(
     binary: ComposeBinary, args: Sequence[str], timeout: float = CONFIG_TIMEOUT_S,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """Run compose to completion; its refusal becomes ComposeError with its reason."""
+    """Run compose to completion; its refusal becomes ComposeError with its reason.
+
+    Past `timeout` its whole process group is killed (it runs in a session of its own).
+    """
     try:
-        done = subprocess.run(
-            [binary.path, *args], capture_output=True, text=True, timeout=timeout,
-            env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL, check=False,
+        proc = subprocess.Popen(
+            tethered([binary.path, *args]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise ComposeError(f"{binary.path}: docker compose binary is gone") from None
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise ComposeError(f"docker compose {args[0] if args else ''} did not answer "
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise ComposeError(f"docker compose {args[-1] if args else ''} did not answer "
                            f"within {timeout:g}s") from None
+    finally:
+        if proc.poll() is None:  # interrupted (KeyboardInterrupt): leave nothing behind
+            _kill_group(proc.pid)
+            proc.wait()
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     if done.returncode != 0:
         raise ComposeError(compose_reason(done.stderr) or f"exit code {done.returncode}")
     return done.stdout
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def compose_reason(stderr: str) -> str:
@@ -246,7 +276,7 @@ async def compose_up(
     args = [*source_args(replace(source, project=project)), "--progress", "plain",
             "up", "-d", "--no-deps", *services]
     proc = await asyncio.create_subprocess_exec(
-        compose.path, *args, stdin=asyncio.subprocess.DEVNULL,
+        *tethered([compose.path, *args]), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         env=compose_env(docker_host),
     )

@@ -70,6 +70,7 @@ INFRA_IMAGES = (
     "postgres", "redis", "kafka", "zookeeper", "elasticsearch", "minio", "rabbitmq", "temporal",
 )
 HTTP_CLIENTS = ("wget", "curl")
+MAX_INCLUDE_DEPTH = 5  # `include` chains followed by the pre-check
 MAX_RANGE = 1000  # a port range longer than this is a typo, not a service
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
@@ -109,23 +110,37 @@ def load_compose_stack(source: ComposeSource, binary: ComposeBinary | None = Non
     """
     resolved = resolve_source(source)
     label = resolved.files[0] if resolved.files else "compose"
-    _pin_yaml_error(resolved.files)  # bounded first: Compose would expand an alias bomb
+    for path in resolved.files:
+        _precheck(Path(path))  # bounded first: Compose would expand an alias bomb
     try:
         data = config_json(resolved, binary)
     except ComposeError as exc:
         if "not found: no docker compose plugin" in str(exc) or ENV_OVERRIDE in str(exc):
             raise
-        if str(exc).startswith("yaml:"):
-            _pin_yaml_error(resolved.files)  # Compose's YAML line numbers can be off
         raise StackFileError(label, str(exc).removeprefix(f"{label}: ")) from None
     stack = stack_from_compose(data, label)
     return replace(stack, compose=resolved)
 
 
-def _pin_yaml_error(files: Iterable[str]) -> None:
-    """Name the file and line of a YAML syntax error Compose reported without them."""
-    for path in files:
-        _load_yaml(read_text(path, path), path)  # raises StackFileError(path, line)
+def _precheck(path: Path, depth: int = 0) -> None:
+    """Read the file (and the files it `include`s) with the bounded loader first.
+
+    Compose has no limits of its own: an alias bomb costs it minutes and gigabytes. The
+    bounded loader refuses one in milliseconds, and a syntax error gets its right line
+    (Compose's YAML line numbers can be off).
+    """
+    if not path.is_file():
+        raise StackFileError(str(path), "compose file not found")
+    data = _load_yaml(read_text(path, str(path)), str(path))
+    if depth >= MAX_INCLUDE_DEPTH or not isinstance(data, dict):
+        return
+    for entry in data.get("include") or []:
+        paths = entry.get("path") if isinstance(entry, dict) else entry
+        for item in paths if isinstance(paths, list) else [paths]:
+            if isinstance(item, str) and "$" not in item:
+                included = path.parent / item
+                if included.is_file():
+                    _precheck(included, depth + 1)
 
 
 def stack_from_compose(data: Any, source: str) -> Stack:

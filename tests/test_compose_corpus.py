@@ -20,7 +20,7 @@ FILES = sorted(p for p in CORPUS.glob("*.y*ml"))
 REFUSED = {
     "immich-docker-compose.yml": "empty section between colons",
     "mastodon-docker-compose.yml": ".env.production not found",
-    "netbox-docker-compose.yml": "netbox.env not found",
+    "netbox-docker-compose.yml": ".env not found",  # netbox.env or postgres.env, by turns
 }
 
 

@@ -161,6 +161,21 @@ def test_a_file_compose_refuses_is_one_line_and_exit_2(tmp_path, capsys, files, 
     assert err.startswith(f"vextrus-console: {tmp_path / 'compose.yaml'}")
 
 
+def test_an_alias_bomb_is_refused_before_compose_sees_it(tmp_path, capsys):
+    """Compose has no limits: an alias bomb costs it minutes and gigabytes."""
+    levels = ['x-a: &a ["A=1","A=1","A=1","A=1","A=1","A=1","A=1","A=1","A=1"]']
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        levels.append(f"x-{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
+    (tmp_path / "inc.yaml").write_text("\n".join(levels) + "\nservices:\n  web:\n"
+                                       "    image: busybox\n    environment: *h\n")
+    (tmp_path / "compose.yaml").write_text("include: [inc.yaml]\nservices:\n  a:\n"
+                                           "    image: x\n")
+    code = main(["--compose", str(tmp_path / "compose.yaml"), "validate"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{tmp_path / 'inc.yaml'}:" in err and "refused" in err, err
+
+
 def test_a_missing_env_file_option_is_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
     code = main(["--compose", str(tmp_path / "compose.yaml"), "--env-file",
