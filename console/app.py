@@ -52,6 +52,8 @@ SCREENS: dict[str, str] = {
     "logs": "screens.logs:LogsScreen",
     "timeline": "screens.timeline:TimelineScreen",
     "workflows": "screens.workflows:WorkflowsScreen",
+    "load": "screens.load:LoadScreen",
+    "drill": "screens.drill:DrillScreen",
     "resources": "screens.resources:ResourcesScreen",
 }
 
@@ -123,6 +125,7 @@ class VextrusCommands(Provider):
             ("Stop all forwarders", "stop the port-proxy forwarders this console runs",
              app.action_stop_forwarders),
             *_cluster_commands(app),
+            *_chaos_commands(app),
             ("Help", "every key binding of this screen", app.action_help),
             *themes,
             ("Quit", "leave the console", app.action_quit),
@@ -168,6 +171,13 @@ def service_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]
 def service_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
     """"restart auth", "shell auth", ...: every action on every service, with its key."""
     from screens.service_ops import palette_entries
+
+    return palette_entries(app)
+
+
+def _chaos_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
+    """Load test and drills (kill, latency, oom, disk) on the selected service."""
+    from screens.drill import palette_entries
 
     return palette_entries(app)
 
@@ -258,6 +268,9 @@ class VextrusApp(App[None]):
             )
         if self.ctx.auto_poll:
             self._poll_timer = self.set_interval(self.ctx.poll_seconds, self._poll)
+        from screens.drill_leftovers import undo_drill_leftovers
+
+        undo_drill_leftovers(self)  # what a crashed drill left behind
 
     # --- resource usage: one sampling round at a time, every SAMPLE_SECONDS ----------------
 
