@@ -22,6 +22,7 @@ import difflib
 import os
 import re
 import stat
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,11 +101,14 @@ def mask_diff(lines: list[str], secrets_by_line: dict[int, list[str]]) -> list[s
     """Mask the secrets on the lines where the scan found them.
 
     Masking every occurrence of a short value everywhere would also mangle `image:
-    minio/minio` when the password is `minio`; so a value is masked on its own lines, and
-    longer values (which do not occur by accident) wherever they appear. The rewrite never
-    adds or removes lines, so old and new line numbers are the same.
+    minio/minio` when the password is `minio`; so a value is masked on its own lines (every
+    line of its YAML scalar, see `secrets_by_line`), and longer values (which do not occur
+    by accident) wherever they appear, found through their first four characters so the
+    cost grows with the diff, not with diff x secrets. The rewrite never adds or removes
+    lines, so old and new line numbers are the same.
     """
-    everywhere = {v for values in secrets_by_line.values() for v in values if len(v) >= 8}
+    everywhere = _Occurrences(v for values in secrets_by_line.values() for v in values
+                              if len(v) >= 8)
     out, old_no, new_no = [], 0, 0
     for line in lines:
         hunk = _HUNK_RE.match(line)
@@ -116,10 +120,29 @@ def mask_diff(lines: list[str], secrets_by_line: dict[int, list[str]]) -> list[s
             out.append(line)
             continue
         number = new_no if line.startswith("+") else old_no
-        out.append(mask_text(line, {*secrets_by_line.get(number, ()), *everywhere}))
+        out.append(mask_text(line, {*secrets_by_line.get(number, ()), *everywhere.find(line)}))
         old_no += not line.startswith("+")
         new_no += not line.startswith("-")
     return out
+
+
+class _Occurrences:
+    """Which of many long values occur in a line: one dictionary lookup per character."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.by_prefix: dict[str, set[str]] = {}
+        for value in values:
+            self.by_prefix.setdefault(value[:4], set()).add(value)
+
+    def find(self, line: str) -> set[str]:
+        found: set[str] = set()
+        if not self.by_prefix:
+            return found
+        for i in range(len(line) - 3):
+            for value in self.by_prefix.get(line[i:i + 4], ()):
+                if line.startswith(value, i):
+                    found.add(value)
+        return found
 
 
 def mask_text(text: str, values: Iterable[str]) -> str:
@@ -252,12 +275,44 @@ def docker_secrets_snippet(names: Iterable[str], directory: str) -> str:
 # --- the action -----------------------------------------------------------------------------
 
 
-def _by_line(findings: Iterable[Finding]) -> dict[int, list[str]]:
+def _by_line(text: str, findings: Iterable[Finding]) -> dict[int, list[str]]:
+    """What to mask on each line of the compose file, for every finding:
+
+    - its value on every line of its scalar (a folded or block scalar starts on the key's
+      line and holds the value on the next ones);
+    - where the scalar's text is not the value verbatim (escapes, folding, block scalars:
+      a value can be split over lines or spelled differently), each line's whole piece of
+      the scalar, so no part of it shows whatever its length or style.
+    """
+    starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
     out: dict[int, list[str]] = {}
     for f in findings:
-        if f.value:
-            out.setdefault(f.line, []).append(f.value)
+        if not f.value:
+            continue
+        out.setdefault(f.line, []).append(f.value)
+        if f.edit is None:
+            continue
+        first = bisect_right(starts, f.edit.raw_start)
+        last = bisect_right(starts, max(f.edit.raw_start, f.edit.raw_end - 1))
+        for number in range(first, last + 1):
+            out.setdefault(number, []).append(f.value)
+            if not f.edit.editable:
+                piece = _piece_of_line(text, starts, number, f.edit)
+                if piece:
+                    out[number].append(piece)
     return out
+
+
+_BLOCK_HEADER_RE = re.compile(r"[|>][-+0-9]*")
+
+
+def _piece_of_line(text: str, starts: list[int], number: int, edit: Edit) -> str:
+    """The scalar's raw text on line `number` (1-based), without indentation or a block
+    scalar's `|`/`>` header."""
+    line_start = starts[number - 1]
+    line_end = starts[number] - 1 if number < len(starts) else len(text)
+    piece = text[max(line_start, edit.raw_start):min(line_end, edit.raw_end)].strip()
+    return "" if _BLOCK_HEADER_RE.fullmatch(piece) else piece
 
 
 class SecretsApply:
@@ -301,7 +356,7 @@ class SecretsApply:
             self._plan = ApplyPlan(
                 self.compose_path, self.env_path, scan.text, new_text, replacements,
                 [f for f in scan.findings if not f.rewritable],
-                [n for n in needed if not env.get(n)], env, _by_line(scan.findings))
+                [n for n in needed if not env.get(n)], env, _by_line(scan.text, scan.findings))
         return self._plan
 
     def _env_values(self) -> dict[str, str]:
@@ -369,7 +424,9 @@ class SecretsApply:
             raise SecretsError(f"{self.compose_path}: changed on disk since the diff was "
                                "shown; run again")
         mode = stat.S_IMODE(os.stat(self.compose_path).st_mode)
-        return write_text_atomic(self.compose_path, p.new_text, mode=mode, backup=True)
+        # The backup holds every secret the rewrite removed: 0600 whatever the file's mode.
+        return write_text_atomic(self.compose_path, p.new_text, mode=mode, backup=True,
+                                 backup_mode=SECRET_FILE_MODE)
 
     def _write_k8s(self, p: ApplyPlan) -> None:
         text = render_k8s_secret(p.env_values, self.secret_name, self.namespace)

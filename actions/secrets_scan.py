@@ -59,6 +59,7 @@ from actions.secrets import (
     service_prefixed,
 )
 from console.bounded_yaml import compose_yaml, yaml_error_line
+from console.stackfile import toml_nesting_line
 
 FileKind = Literal["compose", "env", "toml"]
 # Kinds `apply` may rewrite: the key, option or URL says the value is a secret.
@@ -697,6 +698,11 @@ def scan_toml_text(text: str, source: str) -> list[Finding]:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SecretsError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        line = toml_nesting_line(text)
+        where = f"{source}:{line}" if line else source
+        raise SecretsError(f"{where}: refused: arrays or inline tables nested too deeply"
+                           ) from None
     findings = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith("#"):
@@ -718,12 +724,18 @@ def scan_toml_text(text: str, source: str) -> list[Finding]:
 
 @dataclass(frozen=True)
 class ScanTarget:
-    """A file to scan. `text` is set for the bundled stack file, which has no path."""
+    """A file to scan. `text` is set for the bundled stack file, which has no path.
+
+    `copy` marks a backup or temporary copy of a secret-bearing file (`NAME.bak`,
+    `.NAME.<hex>.tmp`): it holds the secrets the file held, so it is scanned like it, and
+    its mode must keep them from other users.
+    """
 
     label: str
     kind: FileKind
     path: Path | None = None
     text: str | None = None
+    copy: bool = False
 
 
 def read_text_file(path: Path) -> str:
@@ -766,24 +778,59 @@ def discover(paths: Sequence[str], stack: str | None) -> list[ScanTarget]:
         if path.is_dir():
             targets.extend(_directory_targets(path))
         elif path.exists() or path.is_symlink():
-            targets.append(ScanTarget(str(path), classify(path), path))
+            original = copy_of(path.name)
+            kind = classify(Path(original)) if original else classify(path)
+            targets.append(ScanTarget(str(path), kind, path, copy=bool(original)))
+            targets.extend(_copies_of(path))
         else:
             raise SecretsError(f"{raw}: file not found")
     targets.append(_stack_target(stack))
     return list({t.label: t for t in targets}.values())
 
 
+_TMP_COPY_RE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")  # console.fileio's temporaries
+
+
+def copy_of(name: str) -> str | None:
+    """The file `name` is a backup or temporary copy of (`x.yml.bak`, `.x.yml.<hex>.tmp`)."""
+    if name.endswith(".bak") and len(name) > 4:
+        return name[:-4]
+    m = _TMP_COPY_RE.fullmatch(name)
+    return m["name"] if m else None
+
+
+def _secret_bearing(name: str) -> bool:
+    """Compose files and env files: the files `secrets` finds, generates or rewrites."""
+    compose = name in COMPOSE_NAMES or re.fullmatch(r"(?:docker-)?compose\.[\w.\-]+\.ya?ml", name)
+    return bool(compose) or classify(Path(name)) == "env"
+
+
 def _directory_targets(directory: Path) -> list[ScanTarget]:
+    """Compose and env files, and their backups and temporaries (`secrets apply` leaves
+    `docker-compose.yml.bak` with every secret the file had)."""
     found = []
     for entry in sorted(directory.iterdir()):
         name = entry.name
-        if not entry.is_file() or name.endswith((".bak", ".tmp", ".swp")):
+        if not entry.is_file() or entry.is_symlink():
             continue
-        compose = name in COMPOSE_NAMES or re.fullmatch(
-            r"(?:docker-)?compose\.[\w.\-]+\.ya?ml", name)
-        if compose or classify(entry) == "env":
-            found.append(ScanTarget(str(entry), classify(entry), entry))
+        original = copy_of(name)
+        if _secret_bearing(original or name):
+            found.append(ScanTarget(str(entry), classify(Path(original or name)), entry,
+                                    copy=bool(original)))
     return found
+
+
+def _copies_of(path: Path) -> list[ScanTarget]:
+    """The backup and temporaries next to a file named on the command line."""
+    kind = classify(path)
+    directory = path.parent
+    try:
+        names = sorted(e.name for e in directory.iterdir())
+    except OSError:
+        return []
+    return [ScanTarget(str(directory / n), kind, directory / n, copy=True) for n in names
+            if copy_of(n) == path.name and (directory / n).is_file()
+            and not (directory / n).is_symlink()]
 
 
 def _stack_target(stack: str | None) -> ScanTarget:
@@ -799,11 +846,42 @@ def _stack_target(stack: str | None) -> ScanTarget:
 def scan_target(target: ScanTarget) -> list[Finding]:
     """Read and scan one file (blocking: run it in a thread)."""
     text = target.text if target.text is not None else read_text_file(target.path or Path())
-    if target.kind == "compose":
-        return scan_compose_text(text, target.label).findings
     if target.kind == "env":
         return scan_env_text(text, target.label, _mode(target.path))
-    return scan_toml_text(text, target.label)
+    if target.kind == "compose":
+        found = _scan_compose_or_lines(text, target)
+    else:
+        found = scan_toml_text(text, target.label)
+    mode = _mode(target.path)
+    if target.copy and found and mode is not None and mode & 0o077:
+        found.append(Finding(
+            target.label, 1, "(file mode)", f"a copy with secrets readable by group or others "
+            f"(mode {mode:04o}): chmod 600 {target.label}, or delete it", "mode", "-"))
+    return found
+
+
+def _scan_compose_or_lines(text: str, target: ScanTarget) -> list[Finding]:
+    """A copy cut short by a crash is not valid YAML but still holds secrets: line by line."""
+    try:
+        return scan_compose_text(text, target.label).findings
+    except SecretsError:
+        if not target.copy:
+            raise
+    findings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _LOOSE_PAIR_RE.match(line)
+        key, value = (m["key"], m["value"].strip().strip("\"'")) if m else ("", line)
+        hits = (value_hits(value, key, "") if key and is_secret_name(key)
+                else text_hits(value, key or "(text)", ""))
+        for hit in hits:
+            secret = value[hit.vstart:hit.vend]
+            findings.append(Finding(target.label, number, hit.key or "(text)", hit.reason,
+                                    hit.kind, mask_value(secret), value=secret))
+    return findings
+
+
+_LOOSE_PAIR_RE = re.compile(
+    r"^\s*(?:-\s*)?[\"']?(?P<key>[A-Za-z_][\w.\-]*)[\"']?\s*[:=]\s*(?P<value>.+)$")
 
 
 def _mode(path: Path | None) -> int | None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from console.factory import RUNTIMES, AppContext, ConfigError, Options, build_app, build_context
+from console.fileio import PathError, check_state_dir
 from console.masking import echo
 from console.stackfile import StackFileError
 
@@ -158,8 +159,10 @@ def _options(args: argparse.Namespace) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "state_dir", None):
+            check_state_dir(Path(args.state_dir))  # a file there: one line, not a traceback
         return _dispatch(args)
-    except (StackFileError, ConfigError) as exc:
+    except (StackFileError, ConfigError, PathError) as exc:
         echo(f"vextrus-console: {exc}", file=sys.stderr, mask=False)
         return EXIT_USAGE
     except KeyboardInterrupt:

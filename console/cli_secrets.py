@@ -27,6 +27,7 @@ from actions.secrets import SecretsError
 from actions.secrets_apply import EMITS, K8S_OBJECT_NAME, RewriteError, SecretsApply
 from actions.secrets_generate import SecretsGenerate
 from actions.secrets_scan import COMPOSE_NAMES, SecretsScan, discover
+from console.fileio import PathError
 from console.masking import echo, safe_json
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace, read_only: bool, journal: Journal | None) -> i
     except ReadOnlyRefused as exc:
         _err(str(exc))
         return EXIT_USAGE
-    except SecretsError as exc:
+    except (SecretsError, PathError) as exc:
         _err(f"secrets {command}: {exc}")
         return EXIT_USAGE
     except (RewriteError, ActionError) as exc:

@@ -182,6 +182,38 @@ def _load_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _toml_error(str(exc), text, source) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise StackFileError(source, "arrays or inline tables nested too deeply",
+                             toml_nesting_line(text)) from None
+
+
+def toml_nesting_line(text: str, limit: int = 100) -> int | None:
+    """The line where `[`/`{` nesting first passes `limit` (strings and comments skipped),
+    to name it when tomllib gives up on a hostile file."""
+    depth, line, quote, i = 0, 1, "", 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return None
 
 
 def _toml_error(message: str, text: str, source: str) -> StackFileError:

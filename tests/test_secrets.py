@@ -573,6 +573,108 @@ def test_apply_dry_run_and_reveal(compose: Path, capsys: pytest.CaptureFixture[s
     assert "      - MINIO_ROOT_USER=minio\n" in out  # a user name that equals a secret stays
 
 
+# --- secrets at rest ---------------------------------------------------------------------------
+
+
+def test_apply_backup_is_0600_and_scan_names_it(
+        compose: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The backup keeps every plaintext secret: 0600 (the file was 0644), and the scan of the
+    directory reports it under its own name instead of skipping it."""
+    compose.chmod(0o644)
+    generated(compose, capsys)
+    assert cli(capsys, "apply", "--yes")[0] == 0
+    backup = compose.parent / "docker-compose.yml.bak"
+    assert mode(backup) == 0o600 and mode(compose) == 0o644
+    code, out, err = cli(capsys, "scan")
+    assert code == 1
+    in_backup = [x for x in out.splitlines() if x.startswith("· docker-compose.yml.bak:")]
+    assert any("POSTGRES_PASSWORD" in x for x in in_backup)
+    assert not any("(file mode)" in x for x in in_backup)  # 0600: no one else can read it
+    assert_no_secret(out, err)
+    backup.chmod(0o644)  # as an older version left it
+    _, out, _ = cli(capsys, "scan", "docker-compose.yml")  # a named file brings its copies
+    assert any(x.startswith("· docker-compose.yml.bak:1: (file mode): a copy with secrets "
+                            "readable by group or others (mode 0644)") for x in out.splitlines())
+
+
+def test_leftover_temporaries_are_scanned_then_cleaned_up(
+        compose: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A write killed before its rename leaves `.NAME.<hex>.tmp` with the secrets in it,
+    possibly cut short: the scan names it, the next write of NAME deletes it."""
+    leftover = compose.parent / ".docker-compose.yml.0123456789ab.tmp"
+    leftover.write_text(compose.read_text()[:700])  # cut in the middle: not valid YAML
+    leftover.chmod(0o644)
+    old = time.time() - 3600
+    os.utime(leftover, (old, old))
+    _, out, _ = cli(capsys, "scan")
+    assert any(x.startswith(f"· {leftover.name}:") and "REDIS_PASSWORD" in x
+               for x in out.splitlines()), out
+    assert any(x.startswith(f"· {leftover.name}:1: (file mode)") for x in out.splitlines())
+    generated(compose, capsys)
+    assert cli(capsys, "apply", "--yes")[0] == 0
+    assert not leftover.exists()
+    assert not list(compose.parent.glob(".*.tmp"))
+
+
+def test_temporary_files_are_created_0600(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before it gets its final mode the temporary copy is 0600 (it may hold secrets)."""
+    import console.fileio as fileio
+
+    seen: list[int] = []
+    real_chmod = os.chmod
+
+    def spy(path: object, mode_: int, **kw: object) -> None:
+        seen.append(stat.S_IMODE(os.stat(path).st_mode))  # type: ignore[arg-type]
+        real_chmod(path, mode_, **kw)  # type: ignore[arg-type]
+
+    target = tmp_path / "compose.yml"
+    target.write_text("services: {}\n")
+    target.chmod(0o644)
+    monkeypatch.setattr(fileio.os, "chmod", spy)
+    write_text_atomic(target, "services: {a: {}}\n", mode=0o644, backup=True)
+    assert seen and all(m == 0o600 for m in seen)
+    assert mode(target) == 0o644
+
+
+FOLDED = """\
+services:
+  db:
+    image: postgres
+    environment:
+      POSTGRES_PASSWORD: hunter2-is-long
+      SHORT_PASSWORD: >-
+        Qz7
+      QUOTED_SECRET: "Wk\\x39!"
+      LITERAL_TOKEN: |
+        Jp4
+    command: >
+      redis-server
+      --requirepass Yx5
+"""
+
+
+def test_dry_run_diff_masks_every_secret_whatever_its_length_or_style(
+        compose: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    compose.write_text(FOLDED)
+    generated(compose, capsys)
+    code, out, _ = cli(capsys, "apply", "--dry-run")
+    assert code == 0
+    assert "-      POSTGRES_PASSWORD: hu…(15)" in out  # the diff is there
+    for value in ("hunter2-is-long", "Qz7", "Wk\\x39!", "Wk9!", "Jp4", "Yx5"):
+        assert value not in out, value
+    assert "        …(3)\n" in out  # the folded line, masked in place
+
+
+def test_writing_where_no_file_can_be_is_one_line(tmp_path: Path) -> None:
+    from console.fileio import PathError
+
+    with pytest.raises(PathError, match=f"{tmp_path / 'missing'}.* does not exist"):
+        write_text_atomic(tmp_path / "missing" / "x.toml", "x")
+    with pytest.raises(PathError, match="is a directory"):
+        write_text_atomic(tmp_path, "x")
+    assert list(tmp_path.iterdir()) == []  # no temporary left behind
+
+
 def test_apply_emits_a_kubernetes_secret(
         compose: Path, capsys: pytest.CaptureFixture[str]) -> None:
     values = generated(compose, capsys)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from console.model import HealthCheck, find_cycle
@@ -472,3 +474,59 @@ def test_check_fields_become_a_health_check():
     assert (runtime.compose, runtime.k8s, runtime.local) == ("api-svc", "deployment/api",
                                                              ("node", "main.js"))
     assert stack.service("api").compose_name == "api-svc"
+
+
+# --- hostile shapes and paths: one line, exit 2 -------------------------------------------------
+
+DEEP_TOML = '[stack]\nname = "x"\n\n[services.a]\ntier = "core"\nx = ' + "[" * 5000 + "]" * 5000
+
+
+def test_5000_deep_toml_is_one_line_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP_TOML + "\n")
+    with pytest.raises(StackFileError) as caught:
+        load_stack(path)
+    assert str(caught.value) == f"{path}:6: arrays or inline tables nested too deeply"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from console.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["--stack", "deep.toml", "validate"], "deep.toml:6: arrays or inline tables nested too"),
+    (["--stack", "adir", "validate"], "adir: is a directory, not a file"),
+    (["--state-dir", "afile", "validate"], "--state-dir afile: afile is a file, not a directory"),
+    (["--state-dir", "afile/sub", "secrets", "scan", "compose.yml"],
+     "--state-dir afile/sub: afile is a file"),
+    (["import-compose", "compose.yml", "-o", "nodir/out.toml"],
+     "nodir/out.toml: directory nodir does not exist"),
+    (["import-compose", "compose.yml", "-o", "adir"], "adir: is a directory; give a file name"),
+    (["import-compose", "bomb.yml"], "bomb.yml:6: invalid YAML: aliases expand to more than"),
+    (["import-compose", "adir"], "adir: "),
+], ids=["deep-toml", "stack-dir", "state-file", "state-under-file", "out-no-dir", "out-dir",
+        "alias-bomb", "compose-dir"])
+def test_path_and_shape_errors_are_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        argv: list[str], problem: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deep.toml").write_text(DEEP_TOML + "\n")
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: busybox\n")
+    bomb = ["x-a: &a [A=1, A=1, A=1, A=1, A=1, A=1, A=1, A=1, A=1, A=1]"]
+    for name, previous in zip("bcdefgh", "abcdefg", strict=True):
+        bomb.append(f"x-{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]")
+    bomb.append("services:\n  web:\n    image: busybox\n    environment: *h\n")
+    (tmp_path / "bomb.yml").write_text("\n".join(bomb))
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and problem in err, err
+    assert "Traceback" not in out + err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "adir", "afile", "bomb.yml", "compose.yml", "deep.toml"]  # nothing half-written
+    assert list((tmp_path / "adir").iterdir()) == []
