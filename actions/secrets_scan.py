@@ -699,8 +699,8 @@ def scan_toml_text(text: str, source: str) -> list[Finding]:
     except tomllib.TOMLDecodeError as exc:
         raise SecretsError(f"{source}: not valid TOML: {exc}") from None
     except RecursionError:
-        line = toml_nesting_line(text)
-        where = f"{source}:{line}" if line else source
+        deep = toml_nesting_line(text)
+        where = f"{source}:{deep}" if deep else source
         raise SecretsError(f"{where}: refused: arrays or inline tables nested too deeply"
                            ) from None
     findings = []
