@@ -168,13 +168,6 @@ def service_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]
     return palette_entries(app)
 
 
-def service_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
-    """"restart auth", "shell auth", ...: every action on every service, with its key."""
-    from screens.service_ops import palette_entries
-
-    return palette_entries(app)
-
-
 def _chaos_commands(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
     """Load test and drills (kill, latency, oom, disk) on the selected service."""
     from screens.drill import palette_entries
@@ -190,9 +183,6 @@ class VextrusApp(App[None]):
     COMMANDS: ClassVar = {VextrusCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
-        # ctrl+c quits too (asking first while a guided action runs), even from an input
-        Binding("ctrl+c", "quit_asking", "Quit", id="quit_ctrl_c", show=False, priority=True),
-        Binding("m", "goto('resources')", "Resources", id="resources", show=False),
         # ctrl+c quits too (asking first while a guided action runs), even from an input
         Binding("ctrl+c", "quit_asking", "Quit", id="quit_ctrl_c", show=False, priority=True),
         Binding("m", "goto('resources')", "Resources", id="resources", show=False),
@@ -261,7 +251,6 @@ class VextrusApp(App[None]):
 
     def on_mount(self) -> None:
         self._start_sampling()
-        self._start_sampling()
         if self.theme != self.ctx.theme:
             self.notify(
                 f"unknown theme {self.ctx.theme!r}: using {DEFAULT_THEME}", severity="warning"
@@ -271,32 +260,6 @@ class VextrusApp(App[None]):
         from screens.drill_leftovers import undo_drill_leftovers
 
         undo_drill_leftovers(self)  # what a crashed drill left behind
-
-    # --- resource usage: one sampling round at a time, every SAMPLE_SECONDS ----------------
-
-    def _start_sampling(self) -> None:
-        """Only for runtimes that measure; a round never overlaps the one before."""
-        if isinstance(self.ctx.runtime, UsageSource):
-            self.sample_usage()
-            self.set_interval(SAMPLE_SECONDS, self.sample_usage)
-
-    def sample_usage(self) -> None:
-        if self._sampling or not isinstance(self.ctx.runtime, UsageSource):
-            return
-        self._sampling = True
-        self._usage_worker()
-
-    @work(group="usage", exclusive=True, exit_on_error=False)
-    async def _usage_worker(self) -> None:
-        try:
-            runtime = cast(UsageSource, self.ctx.runtime)
-            report = await runtime.usage(self.ctx.stack.services)
-            self.post_message(UsageSampled(self._usage.add(report)))
-        finally:
-            self._sampling = False
-
-    def on_usage_sampled(self, message: UsageSampled) -> None:
-        self.usage = message.board
 
     # --- resource usage: one sampling round at a time, every SAMPLE_SECONDS ----------------
 
@@ -481,38 +444,6 @@ class VextrusApp(App[None]):
         from screens.kubernetes import open_cluster_action, selected_service
 
         open_cluster_action(self, verb, service or selected_service(self))
-
-    def request_lifecycle(self, service: str, verb: str) -> None:
-        """stop, kill or start one service (screens.service_ops)."""
-        from screens.service_ops import open_lifecycle
-
-        open_lifecycle(self, service, verb)
-
-    def request_describe(self, service: str) -> None:
-        from screens.service_ops import open_describe
-
-        open_describe(self, service)
-
-    def request_shell(self, service: str) -> None:
-        from screens.service_ops import open_shell
-
-        open_shell(self, service)
-
-    def action_quit_asking(self) -> None:
-        """ctrl+c: quit at once, unless a guided action is running: then ask first."""
-        from screens.action import ActionScreen
-        from screens.confirm import ConfirmScreen
-
-        running = [s for s in self.screen_stack if isinstance(s, ActionScreen) and s.running]
-        if not running:
-            self.exit()
-            return
-        if isinstance(self.screen, ConfirmScreen):
-            return
-        names = ", ".join(f"{s.action.name} {s.action.target}" for s in running)
-        self.push_screen(ConfirmScreen("Quit while an action runs?", [
-            f"running: {names}", "quitting stops it between two steps"]),
-            lambda yes: self.exit() if yes else None)
 
     def request_lifecycle(self, service: str, verb: str) -> None:
         """stop, kill or start one service (screens.service_ops)."""
