@@ -248,7 +248,8 @@ def _needs(deps: tuple[str, ...], status: StackStatus | None, svc: ServiceStatus
         dep_status = _get(status, dep)
         if svc is not None and dep in svc.unmet_deps:
             marks.append(f"✖ {dep}")
-        elif dep_status is not None and dep_status.state is State.OPERATIONAL:
+        elif dep_status is not None and (svc is not None or dep_status.state is State.OPERATIONAL):
+            # known and not unmet: the edge's condition (started, healthy, completed) holds
             marks.append(f"✔ {dep}")
         else:
             marks.append(f"· {dep}")

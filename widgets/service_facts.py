@@ -152,7 +152,7 @@ def dependencies_text(service: ServiceStatus, status: StackStatus, palette: Stat
     text = Text()
     for dep in service.depends_on:
         dep_status = _find(status, dep)
-        met = dep not in service.unmet_deps and (dep_status is None or dep_status.operational)
+        met = dep not in service.unmet_deps  # the engine judged the edge by its condition
         mark, tone = flag_text(met)
         text.append(f"{mark} ", style=palette.tone(tone))
         text.append(dep)
