@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from console.forwarder import ForwarderManager
 from console.masking import safe_str
+from console.readiness.model import Scorecard
 from console.runtime.base import StreamStatus
 from console.runtime.usage import UsageSource
 from console.stats import SAMPLE_SECONDS, UsageBoard, UsageTracker
@@ -55,7 +56,11 @@ SCREENS: dict[str, str] = {
     "load": "screens.load:LoadScreen",
     "drill": "screens.drill:DrillScreen",
     "resources": "screens.resources:ResourcesScreen",
+    "checklist": "screens.checklist:ChecklistScreen",
 }
+# The readiness checklist asks HTTP APIs, Kafka and PostgreSQL: once a minute is plenty for
+# the score in the header (the checklist screen asks again on demand).
+CHECKLIST_SECONDS = 60.0
 
 
 class ServicesRefreshed(Message):
@@ -198,6 +203,7 @@ class VextrusApp(App[None]):
         Binding("F", "preflight", "Pre-flight", id="preflight", show=False),
         Binding("P", "portproxy", "Port-proxy", id="portproxy", show=False),
         Binding("S", "secrets", "Secrets", id="secrets", show=False),
+        Binding("C", "goto('checklist')", "Checklist", id="checklist", show=False),
     ]
 
     MODES: ClassVar = {"matrix": MatrixScreen}
@@ -206,6 +212,7 @@ class VextrusApp(App[None]):
     status: reactive[StackStatus | None] = reactive(None)
     link: reactive[LinkState] = reactive(LinkState)
     usage: reactive[UsageBoard | None] = reactive(None)  # resource usage, once measured
+    checklist: reactive[Scorecard | None] = reactive(None)  # seed 002's checklist, evaluated
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -356,7 +363,11 @@ class VextrusApp(App[None]):
     # --- messages: results land in the reactives ----------------------------------------
 
     def on_services_refreshed(self, message: ServicesRefreshed) -> None:
+        first = self.status is None
         self.status = message.status
+        if first and self.ctx.auto_poll:
+            self._checklist_worker()
+            self.set_interval(CHECKLIST_SECONDS, self._checklist_worker)
         if not self._watching:
             # The event stream starts once the first frame is on its way: connecting it
             # (docker-py's import, a thread) would otherwise compete with the first refresh.
@@ -366,6 +377,19 @@ class VextrusApp(App[None]):
             self._runtime_down(message.status.runtime_error)
         elif self.link.down:
             self.link = LinkState(runtime=self._runtime_name())
+
+    @work(group="checklist", exclusive=True, exit_on_error=False)
+    async def _checklist_worker(self) -> None:
+        """The checklist's score for the header; the screen shows the items."""
+        from console.cli_readiness import compose_path
+        from console.readiness import Inputs, evaluate
+
+        if self.status is None:
+            return
+        ctx = self.ctx
+        state_dir = ctx.journal.path.parent if ctx.journal is not None else None
+        self.checklist = await evaluate(Inputs(ctx.stack, self.status, ctx.clock,
+                                               compose_path(ctx), state_dir, usage=self.usage))
 
     def on_runtime_disconnected(self, message: RuntimeDisconnected) -> None:
         self._runtime_down(message.reason)

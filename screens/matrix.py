@@ -15,6 +15,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from console.masking import safe_text
+from console.readiness.model import Scorecard
 from console.stats import UsageBoard
 from console.status_types import StackStatus
 from screens.detail import DetailScreen, run_service_op
@@ -88,7 +90,11 @@ class MatrixScreen(Screen[None]):
         self.watch(self.app, "status", self._take_status, init=True)
         self.watch(self.app, "link", self._take_link, init=True)
         self.watch(self.app, "usage", self._take_usage, init=True)
+        self.watch(self.app, "checklist", self._take_checklist, init=True)
         self.table.focus()
+
+    def _take_checklist(self, card: Scorecard | None) -> None:
+        self.query_one(ReadinessGauge).checklist = card
 
     def _take_status(self, status: StackStatus | None) -> None:
         self.status = status
@@ -206,4 +212,5 @@ class MatrixScreen(Screen[None]):
         if status is not None and table.blast_source:
             radius = len(status.get(table.blast_source).blast_radius)
             parts.append(f"blast radius of {table.blast_source}: {radius} (esc clears)")
-        self.query_one("#matrix-status", Static).update(" · ".join(parts))
+        # The filter is what the operator typed (`[` included): plain text, never markup.
+        self.query_one("#matrix-status", Static).update(safe_text(" · ".join(parts)))

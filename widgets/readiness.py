@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from console.readiness.model import Scorecard
 from console.status_types import StackStatus, State
 from widgets.status_style import StatusPalette, Tone, state_tone
 
@@ -41,6 +42,8 @@ class ReadinessGauge(Widget):
 
     # layout=True: the counts line comes and goes with trouble, so the height must follow.
     status: reactive[StackStatus | None] = reactive(None, layout=True)
+    # Seed 002's checklist score beside the service readiness, once it has been evaluated.
+    checklist: reactive[Scorecard | None] = reactive(None)
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
@@ -58,6 +61,11 @@ class ReadinessGauge(Widget):
         tone: Tone = "ok" if status.readiness >= 1 else ("warn" if status.readiness else "bad")
         line = Text()
         line.append(status.readiness_text, style=palette.tone(tone))
+        if self.checklist is not None:
+            card = self.checklist
+            card_tone: Tone = "ok" if card.all_pass else ("warn" if card.passed else "bad")
+            line.append(" · ", style=palette.muted)
+            line.append(card.score_text(), style=palette.tone(card_tone))
         where = f"{status.stack_name} @ {status.runtime_name} {status.taken_at:%H:%M:%S}"
         room = self.size.width - line.cell_len - len(where) - 4
         if room >= BAR_WIDTH:
