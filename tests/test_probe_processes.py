@@ -28,6 +28,7 @@ from console.monitor import Monitor
 from console.probes import limits
 from console.probes.registry import run_checks
 from console.runtime.docker import DockerRuntime
+from console.runtime.local import LocalRuntime
 from tests.dockerlab import DockerLab
 
 REFRESHES = 10
@@ -206,3 +207,52 @@ async def _serve_on_low_port(handler: Any) -> tuple[asyncio.Server, int]:
         except OSError:
             continue
     raise AssertionError("no free loopback port below 32000")
+
+
+# --- local runtime: the exec's whole process group ------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+async def _pids_written(path: Path) -> list[int]:
+    for _ in range(200):
+        if path.exists() and path.read_text().endswith("\n"):
+            return [int(p) for p in path.read_text().split()]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} was never written")
+
+
+@pytest.mark.parametrize("ending", ["timeout", "cancel"])
+async def test_local_exec_given_up_kills_its_process_group(tmp_path: Path, ending: str) -> None:
+    """A shell and the sleep it started in the background: both end when the exec is
+    given up, whether by its own timeout or by its caller."""
+    pids = tmp_path / "pids"
+    host = Service("host", runtime=RuntimeNames(local=(sys.executable, "-c",
+                                                       "import time; time.sleep(300)")))
+    rt = LocalRuntime()
+    try:
+        await rt.start(host)
+        argv = ["sh", "-c", f"sleep 300 & echo $! $$ > {pids}; wait"]
+        if ending == "timeout":
+            with pytest.raises(TimeoutError):
+                await rt.exec(host, argv, 2.0)
+            written = await _pids_written(pids)
+        else:
+            task = asyncio.ensure_future(rt.exec(host, argv, 60))
+            written = await _pids_written(pids)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        for _ in range(100):  # SIGKILL is delivered at once; the state shows a moment later
+            if not any(_alive(p) for p in written):
+                break
+            await asyncio.sleep(0.05)
+        assert [p for p in written if _alive(p)] == []
+    finally:
+        await rt.close()
