@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from actions.base import ActionError, CancelToken, Progress, Step
-from actions.waiting import StatusWaiter, is_completed, is_up
+from actions.waiting import StatusWaiter, is_completed, is_up, running_but_failing
 from console.model import Stack, dependents_map, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
@@ -92,11 +92,12 @@ class Restart:
                     await self.runtime.stop(self.stack.service(name), self.stop_timeout)
                     yield Progress("ok", name, "stopped")
             cancel.check()
+            fault = await self._fault()
             self.monitor.note_operator_start(self.target, "restart")
             await self.runtime.restart(self.stack.service(self.target), self.stop_timeout)
             yield Progress("ok", self.target, "restarted")
             outcome = await self.waiter.wait_up(self.target, self.timeout,
-                                                self._done(self.target))
+                                                self._done(self.target), fault=fault)
             if not outcome.ok:
                 yield Progress("failed", self.target, outcome.reason)
                 return
@@ -115,6 +116,13 @@ class Restart:
             yield Progress("done", "", final.readiness_text)
         finally:
             await self.waiter.close()
+
+
+    async def _fault(self) -> str:
+        """What is wrong with the target before the restart, if it runs but fails: the
+        same words after the restart mean the restart did not help (stop at once)."""
+        status = (self.monitor.last or await self.waiter.fresh()).get(self.target)
+        return status.issues[0] if running_but_failing(status) and status.issues else ""
 
 
 class PauseRestarts:

@@ -108,10 +108,18 @@ def _decider(policy: str) -> Callable[[Diagnosis], Awaitable[Decision]]:
             return policy  # type: ignore[return-value]
         if not sys.stdin.isatty():
             return "abort"
-        answer = await asyncio.to_thread(input, "[r]etry, [s]kip or [a]bort? ")
-        return {"r": "retry", "s": "skip"}.get(answer.strip().lower()[:1], "abort")  # type: ignore[return-value]
+        answer = await asyncio.to_thread(input, "[r]etry, [R]estart it, [s]kip or [a]bort? ")
+        return _decision(answer)
 
     return decide
+
+
+def _decision(answer: str) -> Decision:
+    """`R` or `restart` restarts the service; `r` retries; `s` skips; anything else aborts."""
+    word = answer.strip()
+    if word == "R" or word.lower() in ("restart", "restart it"):
+        return "restart"
+    return {"r": "retry", "s": "skip"}.get(word.lower()[:1], "abort")  # type: ignore[return-value]
 
 
 async def _execute(action: BringUp | Restart | PauseRestarts, ctx: AppContext) -> int:

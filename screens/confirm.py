@@ -66,11 +66,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class DiagnosisScreen(ModalScreen[Decision]):
-    """A service failed during a bring-up: the evidence, then retry, skip or abort."""
+    """A service failed during a bring-up: the evidence, then retry, restart it, skip or
+    abort (restart it: for a service that runs but fails, where waiting again cannot help)."""
 
     CSS_PATH = "confirm.tcss"
     BINDINGS = [
         Binding("r", "decide('retry')", "Retry", id="diagnosis.retry"),
+        Binding("R", "decide('restart')", "Restart it", id="diagnosis.restart"),
         Binding("s", "decide('skip')", "Skip", id="diagnosis.skip"),
         Binding("a,escape", "decide('abort')", "Abort", id="diagnosis.abort"),
     ]
@@ -85,7 +87,8 @@ class DiagnosisScreen(ModalScreen[Decision]):
                          id="confirm-question")
             with VerticalScroll(id="confirm-details"):
                 yield Static("\n".join(self.diagnosis.lines()), markup=False)
-            yield Static("r  retry    s  skip    a / esc  abort the phase", id="confirm-hint")
+            yield Static("r  retry    R  restart it    s  skip    a / esc  abort the phase",
+                         id="confirm-hint")
 
     def action_decide(self, decision: Decision) -> None:
         self.dismiss(decision)
