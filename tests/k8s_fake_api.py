@@ -127,7 +127,7 @@ class FakeKubeAPI:
         self.exec_protocol = ""  # the one the last exec agreed on
         self.controller: Controller | None = None
         self.never_ready: set[str] = set()  # images whose readiness probe keeps failing
-        self.snapshots: dict[int, dict[str, list[dict]]] = {}  # paged lists: rv -> items
+        self.snapshots: dict[tuple[int, str], list[dict]] = {}  # paged lists: (rv, kind)
         self.on_list_page: Callable[[], None] | None = None  # test hook: a page went out
         # image -> the kubelet's waiting reason for it (ErrImagePull, ImagePullBackOff,
         # InvalidImageName): the pods it makes for such an image never become ready
@@ -264,6 +264,7 @@ class FakeKubeAPI:
         with self.lock:
             self.compacted = self.rv
             self.rv += 1
+            self.snapshots = {k: v for k, v in self.snapshots.items() if k[0] > self.compacted}
             for w in self.watchers:
                 if kind is None or w.kind == kind:
                     w.events.put(_gone_event(self.compacted))
@@ -305,15 +306,15 @@ class FakeKubeAPI:
         with self.lock:
             if token:
                 version, start = _read_token(token)
-                if version <= self.compacted or version not in self.snapshots:
+                if version <= self.compacted or (version, kind) not in self.snapshots:
                     raise ListExpired()
-                items = self.snapshots[version][kind]
+                items = self.snapshots[(version, kind)]
             else:
                 version, start = self.rv, ""
                 items = sorted((copy.deepcopy(o) for o in self.objects[kind].values()),
                                key=lambda o: o["metadata"]["name"])
-                if limit:
-                    self.snapshots[version] = {kind: items}
+                if limit and len(items) > limit:  # a continue token will name it
+                    self.snapshots[(version, kind)] = items
             chosen = [o for o in items if o["metadata"]["name"] > start and
                       fields_match(selector, o)]
             meta: dict[str, Any] = {"resourceVersion": str(version)}

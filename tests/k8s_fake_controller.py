@@ -16,8 +16,9 @@ statefulset controller and the kubelet would, following their documented behavio
   ordinal N is created once 0..N-1 are Running and Ready; a rolling update replaces pods
   from the highest ordinal down, one at a time; `updateRevision` / `currentRevision`.
 * The kubelet: a new pod is Pending (ContainerCreating) and becomes Running and Ready
-  `ready_delay` seconds later, unless its image cannot be pulled (`unpullable`): then it
-  waits in that reason forever and a Warning event says so, as `kubectl describe` shows.
+  `ready_delay` seconds later (available `minReadySeconds` after that), unless its image
+  cannot be pulled (`unpullable`): then it waits in that reason forever and a Warning
+  event says so, as `kubectl describe` shows.
 * Events: the controllers' Normal `ScalingReplicaSet` / `SuccessfulCreate` events and the
   kubelet's Warnings, so a field selector on `type` has something to filter.
 
@@ -63,12 +64,21 @@ class Controller:
     def __init__(self, api: FakeKubeAPI, ready_delay: float = 0.3, tick: float = 0.05) -> None:
         self.api, self.ready_delay, self.tick = api, ready_delay, tick
         self.born: dict[str, float] = {}  # pod -> when it was created (monotonic)
+        self.ready_at: dict[str, float] = {}  # pod -> when the kubelet made it Ready
         self.progress: dict[str, float] = {}  # workload -> last time its rollout moved
         self.counter = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> Controller:
+        """Adopt what the test put (at rest: its pods are the current revision), then tick."""
+        with self.api.lock:
+            for kind, key in (("Deployment", "pod-template-hash"),
+                              ("StatefulSet", "controller-revision-hash")):
+                for name, obj in self.api.objects[kind].items():
+                    current = template_hash(obj["spec"]["template"])
+                    self._adopt(obj, self._pods_of(obj), key, current)
+                    self.progress[name] = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="fake-controller", daemon=True)
         self._thread.start()
         return self
@@ -121,6 +131,7 @@ class Controller:
                             "Readiness probe failed: HTTP probe failed with statuscode: 503")
             return
         self._pod_state(pod, "Running", True, running)
+        self.ready_at[name] = time.monotonic()
 
     def _pod_state(self, pod: dict, phase: str, ready: bool, state: dict) -> None:
         pod = copy.deepcopy(pod)
@@ -155,12 +166,13 @@ class Controller:
         for _ in range(max(0, min(room, want - len(new)))):
             self._create(obj, "Deployment", "pod-template-hash", current, f"{name}-{current[:5]}")
             moved = True
-        ready = sum(1 for p in pods if _ready(p))
+        usable = self._available_of(obj)
+        ready = sum(1 for p in pods if usable(p))
         floor = want - unavailable
-        for p in sorted(old, key=_ready):  # the unready ones first: they serve nobody
-            if _ready(p) and ready - 1 < floor:
+        for p in sorted(old, key=usable):  # the unavailable ones first: they serve nobody
+            if usable(p) and ready - 1 < floor:
                 break
-            ready -= 1 if _ready(p) else 0
+            ready -= 1 if usable(p) else 0
             self.api.delete("Pod", p["metadata"]["name"])
             moved = True
         if not old and len(new) > want:
@@ -174,15 +186,17 @@ class Controller:
         pods = self._pods_of(obj)
         new = [p for p in pods if p["metadata"]["labels"].get("pod-template-hash") == current]
         ready = sum(1 for p in pods if _ready(p))
+        usable = self._available_of(obj)
+        available = sum(1 for p in pods if usable(p))
         want = obj["spec"].get("replicas", 1)
         status: dict[str, Any] = {
             "observedGeneration": obj["metadata"].get("generation", 1),
             "replicas": len(pods), "updatedReplicas": len(new),
-            "readyReplicas": ready, "availableReplicas": ready,
-            "unavailableReplicas": max(0, want - ready),
+            "readyReplicas": ready, "availableReplicas": available,
+            "unavailableReplicas": max(0, want - available),
         }
         status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
-        done = len(new) == want == len(pods) and sum(1 for p in new if _ready(p)) == want
+        done = len(new) == want == len(pods) and sum(1 for p in new if usable(p)) == want
         old_status = obj.get("status") or {}
         now = time.monotonic()
         counts = {k: old_status.get(k) for k in ("replicas", "updatedReplicas", "readyReplicas")}
@@ -198,12 +212,12 @@ class Controller:
                            f'ReplicaSet "{rs}" has timed out progressing.')
         else:
             progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{rs}" is progressing.')
-        available = ready >= want - _percent(
+        enough = available >= want - _percent(
             ((obj["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get(
                 "maxUnavailable"), want, False, "25%")
         status["conditions"] = [
-            {"type": "Available", "status": "True" if available else "False",
-             "reason": "MinimumReplicasAvailable" if available else
+            {"type": "Available", "status": "True" if enough else "False",
+             "reason": "MinimumReplicasAvailable" if enough else
              "MinimumReplicasUnavailable"},
             {"type": "Progressing", "status": progressing[0], "reason": progressing[1],
              "message": progressing[2]},
@@ -259,6 +273,16 @@ class Controller:
             self.api.put("StatefulSet", updated_obj)
 
     # --- shared -------------------------------------------------------------------------
+
+    def _available_of(self, obj: dict) -> Any:
+        """Available = Ready for at least `minReadySeconds` (pods a test put count as old)."""
+        wait = obj["spec"].get("minReadySeconds", 0)
+        now = time.monotonic()
+
+        def available(pod: dict) -> bool:
+            since = self.ready_at.get(pod["metadata"]["name"])
+            return _ready(pod) and (since is None or now - since >= wait)
+        return available
 
     def _pods_of(self, obj: dict) -> list[dict]:
         match = obj["spec"]["selector"].get("matchLabels") or {}

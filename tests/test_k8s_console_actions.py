@@ -226,7 +226,8 @@ async def test_a_pod_gone_before_the_confirmation_is_a_failed_step_not_a_crash(
         await pilot.press("y")
         await until(pilot, lambda: finished(app), "delete finished")
         result = app.screen.result  # type: ignore[attr-defined]
-        assert result.startswith("failed: configuration: ") and "configuration-c0" in result
+        assert result.startswith("stopped with 1 failure · configuration: ") and \
+            "configuration-c0" in result
         assert [n.title for n in app._notifications if n.severity == "error"] == []
 
 

@@ -8,6 +8,7 @@ timings: "kafka's rollout completed before auth was scaled up".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -113,11 +114,12 @@ async def test_a_service_in_rollout_is_rolling_out_not_healthy(
     fake.run_controller(ready_delay=0.1)
     fake.set_image("Deployment", "kafka", "vextrus/kafka:2.0")
     seen: set[str] = set()
-    for _ in range(200):
+    for _ in range(500):  # up to ~10 s on a loaded machine; done in a few ticks
         status = (await monitor.refresh()).get("kafka")
         seen.update(status.issues)
         if "rolling out (1/3 updated)" in status.issues:
             break
+        await asyncio.sleep(0.02)
     assert "rolling out (1/3 updated)" in seen, seen
     assert status.state.value == "starting" and status.health != "healthy"
 
@@ -216,3 +218,28 @@ def test_cli_restart_with_dependents_on_the_cluster(
     assert "kafka: healthy in 0.0s" not in out.out
     done = rolled_out_at(fake, "kafka", 2)
     assert 0 < done < min(scaled_up_at(fake, n) for n in ("auth", "notification", "orders"))
+
+
+async def test_ready_is_not_available_until_min_ready_seconds(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    """minReadySeconds: the new pod is Ready, every replica is ready, and the rollout is
+    still not done until it has stayed ready that long."""
+    obj = deployment("auth", 1)
+    obj["spec"]["minReadySeconds"] = 1
+    fake.put("Deployment", obj)
+    fake.put("Pod", pod("auth", "a0"))
+    fake.run_controller(ready_delay=0.1)
+    stack = Stack("t", (svc("auth"),))
+    monitor = Monitor(stack, runtime)
+    await runtime.scale(svc("auth"), 2)
+    seen = []
+    for _ in range(1000):  # up to ~20 s on a loaded machine; about 1.2 s here
+        status = (await monitor.refresh()).get("auth")
+        w = status.container.workload if status.container else None
+        seen.append((w.ready if w else 0, status.state.value, status.issues))
+        if status.state.value == "operational":
+            break
+        await asyncio.sleep(0.02)
+    assert (2, "starting", ("rolling out (1/2 updated available)",)) in seen, seen
+    assert seen[-1][1] == "operational"
