@@ -48,12 +48,13 @@ class DrillFinished(Message):
 
 
 def render_measures(report: DrillReport | None, radius: list[str], fault: str,
-                    palette: StatusPalette) -> Text:
-    """Blast radius and fault, then detection, recovery and MTTR once they are known."""
+                    palette: StatusPalette, width: int = 80) -> Text:
+    """Blast radius and fault, then detection, recovery and MTTR once they are known; one
+    line each, the blast radius shortened to fit (`+N more`)."""
     text = Text()
-    text.append("blast radius ", style=palette.muted)
-    text.append(safe_str(", ".join(radius) or "none"), style=palette.warn if radius else "")
-    text.append("   fault ", style=palette.muted)
+    text.append(f"blast radius ({len(radius)}) ", style=palette.muted)
+    text.append(safe_str(_fit(radius, width - 20)), style=palette.warn if radius else "")
+    text.append("\nfault ", style=palette.muted)
     text.append(safe_str(fault))
     if report is None:
         return text
@@ -62,18 +63,32 @@ def render_measures(report: DrillReport | None, radius: list[str], fault: str,
         return "—" if value is None else f"{value:.2f}s"
 
     text.append("\ndetected ", style=palette.muted)
-    text.append(secs(report.detected_s))
-    text.append("   recovered ", style=palette.muted)
-    text.append(secs(report.recovered_s))
-    text.append("   MTTR ", style=palette.muted)
+    text.append(secs(report.detected_s) + "  ")
+    text.append("recovered ", style=palette.muted)
+    text.append(secs(report.recovered_s) + "  ")
+    text.append("MTTR ", style=palette.muted)
     text.append(secs(report.mttr_s), style="bold")
     if report.finished_at:
-        text.append("   outcome ", style=palette.muted)
+        text.append("  ")
         text.append(safe_str(report.outcome), style=palette.ok if report.passed else palette.bad)
-        text.append("   restored ", style=palette.muted)
+        text.append("  restored ", style=palette.muted)
         text.append("yes" if report.restored else "NO",
                     style=palette.ok if report.restored else palette.bad)
     return text
+
+
+def _fit(names: list[str], room: int) -> str:
+    """As many names as fit in `room` columns, then `+N more`."""
+    if not names:
+        return "none"
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        tail = f", +{rest} more" if rest else ""
+        if shown and len(", ".join([*shown, name]) + tail) > room:
+            return ", ".join(shown) + f", +{len(names) - len(shown)} more"
+        shown.append(name)
+    return ", ".join(shown)
 
 
 class DrillScreen(Screen[None]):
@@ -82,6 +97,7 @@ class DrillScreen(Screen[None]):
     CSS_PATH = "drill.tcss"
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel (restores) / back", id="drill.back"),
+        Binding("q", "quit_after_restore", "Quit (restores first)", id="drill.quit"),
     ]
 
     def __init__(self, kind: str = "kill", service: str = "",
@@ -93,6 +109,7 @@ class DrillScreen(Screen[None]):
         self.cancel = CancelToken()
         self.running = False
         self.report: DrillReport | None = None
+        self.quit_when_done = False
 
     @property
     def vextrus(self) -> VextrusApp:
@@ -120,7 +137,8 @@ class DrillScreen(Screen[None]):
         radius = self.drill.blast_radius() if self.drill else []
         fault = self.drill.fault.describe() if self.drill else "-"
         self.query_one("#drill-measures", Static).update(
-            render_measures(self.report, radius, fault, StatusPalette.for_app(self.app)))
+            render_measures(self.report, radius, fault, StatusPalette.for_app(self.app),
+                            self.app.size.width))
 
     @property
     def progress(self) -> ActionProgress:
@@ -185,6 +203,9 @@ class DrillScreen(Screen[None]):
 
     def on_drill_finished(self, message: DrillFinished) -> None:
         self.show_report(message.report)
+        if self.quit_when_done:
+            self.app.exit()
+            return
         self.vextrus.request_refresh()
 
     def show_report(self, report: DrillReport) -> None:
@@ -195,6 +216,15 @@ class DrillScreen(Screen[None]):
         where = f" · report {saved.name}" if saved else ""
         self._title(f"finished: {report.outcome}{where} · esc back")
         self._measures()
+
+    def action_quit_after_restore(self) -> None:
+        """Quitting mid-drill cancels it and leaves once everything is restored."""
+        if not self.running:
+            self.app.exit()
+            return
+        self.quit_when_done = True
+        self.action_cancel_or_back()
+        self._title("quitting once restored…")
 
     def action_cancel_or_back(self) -> None:
         if self.running:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from actions.drill_undo import UndoBook
 from console.app import VextrusApp
 from console.factory import Options, build_app, build_context
 from screens.confirm import ConfirmScreen
@@ -121,6 +122,24 @@ async def test_esc_mid_drill_restores_the_service(docker_lab: DockerLab, tmp_pat
     while docker_lab.container("ud-solo").status != "running":
         assert time.monotonic() < deadline, "ud-solo was not started again"
         time.sleep(0.1)
+
+
+@pytest.mark.docker
+async def test_quitting_mid_drill_restores_first(docker_lab: DockerLab, tmp_path: Path) -> None:
+    httpd(docker_lab, "uq-solo", 24234)
+    app = drill_app(tmp_path, docker_lab, "uq-solo", 24234)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = DrillScreen(kind="kill", service="uq-solo")
+        await app.push_screen(screen)
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("y")
+        await settle(pilot, lambda: screen.report is not None
+                     and screen.report.detected_s is not None, "the kill to be detected", 60)
+        await pilot.press("q")
+        await settle(pilot, lambda: not app.is_running, "the console to quit", 60)
+    assert screen.report is not None and screen.report.restored
+    assert docker_lab.container("uq-solo").status == "running"
+    assert not UndoBook(tmp_path).leftovers(include_live=True)  # nothing left for next time
 
 
 @pytest.mark.docker
