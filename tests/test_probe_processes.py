@@ -11,11 +11,13 @@ timeouts that only measured the wait for a turn.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import random
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ from console.probes import limits
 from console.probes.registry import run_checks
 from console.runtime.docker import DockerRuntime
 from console.runtime.local import LocalRuntime
-from tests.dockerlab import DockerLab
+from tests.dockerlab import BUSYBOX, DockerLab
 
 REFRESHES = 10
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,3 +258,46 @@ async def test_local_exec_given_up_kills_its_process_group(tmp_path: Path, endin
         assert [p for p in written if _alive(p)] == []
     finally:
         await rt.close()
+
+
+# --- an image without a shell: the kill comes from the host ---------------------------------
+
+NO_SHELL_IMAGE = "vextrus-test/no-shell:1"
+
+
+def _no_shell_image(lab: DockerLab) -> str:
+    """busybox with `sleep` as its only command: no sh, no cat, no kill (like distroless)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        _tar_add(tar, "Dockerfile", b'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n')
+        _tar_add(tar, "rootfs/bin/busybox", Path(BUSYBOX).read_bytes(), 0o755)
+        link = tarfile.TarInfo("rootfs/bin/sleep")
+        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+        tar.addfile(link)
+    buf.seek(0)
+    lab.client.images.build(fileobj=buf, custom_context=True, tag=NO_SHELL_IMAGE, rm=True,
+                            forcerm=True, network_mode="none", labels={"vextrus-test": "1"})
+    return NO_SHELL_IMAGE
+
+
+def _tar_add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.docker
+async def test_without_a_shell_in_the_image_the_exec_is_killed_from_the_host(
+    docker_lab: DockerLab, rt: DockerRuntime
+) -> None:
+    image = await asyncio.to_thread(_no_shell_image, docker_lab)
+    container = docker_lab.client.containers.run(
+        image, ["sleep", "3600"], detach=True, name=f"{docker_lab.project}-bare-1",
+        labels=docker_lab.labels("bare"), network_mode="none")
+    before = container.top()["Processes"]
+    service = Service("bare", runtime=RuntimeNames(compose="bare"))
+    for _ in range(3):
+        with pytest.raises(TimeoutError):
+            await rt.exec(service, ["sleep", "3600"], 0.5)
+    assert await rt.reaped() == 0
+    assert len(container.top()["Processes"]) == len(before)
