@@ -152,14 +152,15 @@ class FakeKubeAPI:
         self._thread.start()
         return self
 
-    def run_controller(self, ready_delay: float = 0.3, tick: float = 0.05) -> Controller:
+    def run_controller(self, ready_delay: float = 0.3, tick: float = 0.05,
+                       grace: float = 0.0) -> Controller:
         """Controllers and kubelet from now on (tests/k8s_fake_controller.py)."""
         from tests.k8s_fake_controller import Controller
 
         if self.controller is None:
-            self.controller = Controller(self, ready_delay, tick).start()
+            self.controller = Controller(self, ready_delay, tick, grace).start()
         else:
-            self.controller.ready_delay = ready_delay
+            self.controller.ready_delay, self.controller.grace = ready_delay, grace
         return self.controller
 
     @property
@@ -559,7 +560,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(404, "NotFound", "the server could not find the requested resource")
             return
         kind, name, _ = route
-        obj = self.fake.delete(kind, name or "")
+        controller = self.fake.controller
+        with self.fake.lock:
+            if kind == "Pod" and controller is not None and controller.grace > 0:
+                obj = controller.terminate(name or "")  # Terminating for the grace period
+            else:
+                obj = self.fake.delete(kind, name or "")
         if obj is None:
             self._status(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
         else:

@@ -22,8 +22,9 @@ statefulset controller and the kubelet would, following their documented behavio
 * Events: the controllers' Normal `ScalingReplicaSet` / `SuccessfulCreate` events and the
   kubelet's Warnings, so a field selector on `type` has something to filter.
 
-Deleting an old pod is instant here (no graceful termination), and a pod's readiness is a
-delay, not a probe: what the console reads from the status is the same either way.
+A deleted pod is Terminating (`deletionTimestamp`, not counted in the workload's status,
+still listed and still Ready) for `grace` seconds when one is set, else it goes at once; a
+pod's readiness is a delay, not a probe: what the console reads is the same either way.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def _ready(pod: dict) -> bool:
 class Controller:
     """Controllers and kubelet over one FakeKubeAPI; `start()` runs them in a thread."""
 
-    def __init__(self, api: FakeKubeAPI, ready_delay: float = 0.3, tick: float = 0.05) -> None:
+    def __init__(self, api: FakeKubeAPI, ready_delay: float = 0.3, tick: float = 0.05,
+                 grace: float = 0.0) -> None:
         self.api, self.ready_delay, self.tick = api, ready_delay, tick
+        # terminationGracePeriodSeconds: a deleted pod stays, Terminating, this long
+        self.grace = grace
+        self.dying: dict[str, float] = {}  # pod -> when the kubelet removes it
         self.born: dict[str, float] = {}  # pod -> when it was created (monotonic)
         self.ready_at: dict[str, float] = {}  # pod -> when the kubelet made it Ready
         self.progress: dict[str, float] = {}  # workload -> last time its rollout moved
@@ -96,6 +101,11 @@ class Controller:
     def step(self) -> None:
         """One pass: the kubelet first (pods become ready), then every workload."""
         api = self.api
+        now = time.monotonic()
+        for name, until in list(self.dying.items()):
+            if now >= until:
+                del self.dying[name]
+                api.delete("Pod", name)
         for pod in list(api.objects["Pod"].values()):
             self._kubelet(pod)
         for name, obj in list(api.objects["Deployment"].items()):
@@ -173,11 +183,11 @@ class Controller:
             if usable(p) and ready - 1 < floor:
                 break
             ready -= 1 if usable(p) else 0
-            self.api.delete("Pod", p["metadata"]["name"])
+            self.terminate(p["metadata"]["name"])
             moved = True
         if not old and len(new) > want:
             for p in sorted(new, key=_ready)[: len(new) - want]:
-                self.api.delete("Pod", p["metadata"]["name"])
+                self.terminate(p["metadata"]["name"])
                 moved = True
         self.progress.setdefault(name, time.monotonic())
         self._deployment_status(name, obj, current, moved)
@@ -243,15 +253,16 @@ class Controller:
         pods = {p["metadata"]["name"]: p for p in self._pods_of(obj)}
         ordinals = [f"{name}-{i}" for i in range(want)]
         for extra in sorted(set(pods) - set(ordinals), reverse=True)[:1]:
-            self.api.delete("Pod", extra)  # scale down: highest ordinal first, one by one
+            self.terminate(extra)  # scale down: highest ordinal first, one by one
         if all(n in pods and _ready(pods[n]) for n in ordinals):
             stale = [n for n in ordinals if pods[n]["metadata"]["labels"].get(key) != current]
             if stale:
-                self.api.delete("Pod", stale[-1])  # rolling update: highest ordinal first
+                self.terminate(stale[-1])  # rolling update: highest ordinal first
         else:
             for n in ordinals:
                 if n not in pods:
-                    self._create(obj, "StatefulSet", key, current, n, exact=True)
+                    if n not in self.dying:  # the old pod of that name must be gone first
+                        self._create(obj, "StatefulSet", key, current, n, exact=True)
                     break
                 if not _ready(pods[n]):
                     break
@@ -284,10 +295,26 @@ class Controller:
             return _ready(pod) and (since is None or now - since >= wait)
         return available
 
+    def terminate(self, name: str) -> dict | None:
+        """DELETE with a grace period: deletionTimestamp set, the pod stays (still Ready,
+        as until its containers stop) and the kubelet removes it `grace` seconds later."""
+        pod = self.api.objects["Pod"].get(name)
+        if pod is None or self.grace <= 0:
+            return self.api.delete("Pod", name)
+        if name not in self.dying:
+            dying = copy.deepcopy(pod)
+            dying["metadata"]["deletionTimestamp"] = _now()
+            dying["metadata"]["deletionGracePeriodSeconds"] = max(1, round(self.grace))
+            self.dying[name] = time.monotonic() + self.grace
+            return self.api.put("Pod", dying)
+        return pod
+
     def _pods_of(self, obj: dict) -> list[dict]:
+        """The active pods (not Terminating), as the ReplicaSet controller counts them."""
         match = obj["spec"]["selector"].get("matchLabels") or {}
         return sorted((p for p in self.api.objects["Pod"].values()
-                       if all(p["metadata"]["labels"].get(k) == v for k, v in match.items())),
+                       if all(p["metadata"]["labels"].get(k) == v for k, v in match.items())
+                       and "deletionTimestamp" not in p["metadata"]),
                       key=lambda p: p["metadata"]["name"])
 
     def _adopt(self, obj: dict, pods: list[dict], key: str, current: str) -> None:

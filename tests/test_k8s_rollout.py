@@ -243,3 +243,33 @@ async def test_ready_is_not_available_until_min_ready_seconds(
         await asyncio.sleep(0.02)
     assert (2, "starting", ("rolling out (1/2 updated available)",)) in seen, seen
     assert seen[-1][1] == "operational"
+
+
+async def test_old_pods_linger_terminating_and_the_rollout_still_completes(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    """With a grace period the replaced pods stay listed (Terminating) after the rollout is
+    done, as on a cluster; the restart does not wait for them, kubectl does not either."""
+    fake.put("Deployment", deployment("auth", 2))
+    for i in range(2):
+        fake.put("Pod", pod("auth", f"a{i}"))
+    fake.run_controller(ready_delay=0.1, grace=2.0)
+    stack = Stack("t", (svc("auth"),))
+    reasons: set[str] = set()
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not stop.is_set():
+            w = runtime.states_now([svc("auth")])["auth"].workload
+            reasons.update(p.reason for p in (w.pods if w else ()))
+            await asyncio.sleep(0.02)
+
+    await runtime.list_states([svc("auth")])
+    watcher = asyncio.create_task(watch())
+    events = [e async for e in Restart(stack, runtime, Monitor(stack, runtime), "auth",
+                                       timeout=30, poll_interval=0.05).run(CancelToken())]
+    stop.set()
+    await watcher
+    assert [e.kind for e in events][-1] == "done", events
+    assert "Terminating" in reasons
+    assert rolled_out_at(fake, "auth", 2)

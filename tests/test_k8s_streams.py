@@ -252,3 +252,21 @@ async def test_events_are_filtered_by_the_server_to_warnings(
     assert sorted(e["reason"] for e in informer.items()) == ["BackOff", "Unhealthy"]
     watches = [r.query for r in fake.requests_for("GET", "/events$")]
     assert watches and all(q["fieldSelector"] == ["type=Warning"] for q in watches)
+
+
+async def test_exec_never_lands_in_a_terminating_pod(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    """A deleted pod in its grace period may still say Ready; it is not the one to probe."""
+    fake.put("Deployment", deployment("auth", 2))
+    dying = pod("auth", "a0")
+    dying["metadata"]["deletionTimestamp"] = "2025-09-25T10:42:00Z"
+    fake.put("Pod", dying)
+    fake.put("Pod", pod("auth", "a1"))
+    await runtime.exec(svc("auth"), ["true"], 5)
+    assert fake.exec_calls[-1][0] == "auth-a1"
+    state = (await runtime.list_states([svc("auth")]))["auth"]
+    assert state.workload is not None
+    assert [(p.name, p.reason, p.ready) for p in state.workload.pods] == [
+        ("auth-a0", "Terminating", False), ("auth-a1", "", True)]
+    assert state.error == ""  # a pod going away is not what is wrong with the service

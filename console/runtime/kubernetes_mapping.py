@@ -177,14 +177,23 @@ def pod_summary(pod: dict) -> PodSummary:
     return PodSummary(
         name=name_of(pod),
         phase=str(status.get("phase") or "Unknown"),
-        ready=_condition(status, "Ready"),
+        ready=_condition(status, "Ready") and not terminating(pod),
         restarts=sum(_int(cs.get("restartCount")) or 0 for cs in statuses),
-        reason=reason or _pod_reason(pod),
+        reason=TERMINATING if terminating(pod) else reason or _pod_reason(pod),
         message=message or str(status.get("message") or ""),
         last_exit_code=last_exit,
         last_reason=last_reason,
         node=str(d(pod, "spec").get("nodeName") or ""),
     )
+
+
+TERMINATING = "Terminating"
+
+
+def terminating(pod: object) -> bool:
+    """Deleted, in its grace period: kubectl's "Terminating". It still runs, but its
+    Service endpoints are gone and its controller no longer counts it."""
+    return bool(meta(pod).get("deletionTimestamp"))
 
 
 def _pod_reason(pod: dict) -> str:
@@ -379,7 +388,8 @@ def container_state(
         started_at=min((s for s in started if s is not None), default=None),
         exit_code=worst.last_exit_code if worst else None,
         oom_killed=any(p.last_reason == "OOMKilled" for p in pods),
-        error=(f"{worst.reason}: {worst.message}".rstrip(": ") if worst and worst.reason else ""),
+        error=(f"{worst.reason}: {worst.message}".rstrip(": ")
+               if worst and worst.reason not in ("", TERMINATING) else ""),
         image=_images(obj),
         restart_policy="Always" if kind in KINDS.values() else "",
         network_mode=f"namespace {workload.namespace}",
@@ -391,7 +401,8 @@ def _worst_pod(pods: Sequence[PodSummary]) -> PodSummary | None:
     """The pod to quote: a waiting reason first, then a crash, then the most restarts."""
     if not pods:
         return None
-    return max(pods, key=lambda p: (bool(p.reason), p.last_exit_code is not None, p.restarts))
+    return max(pods, key=lambda p: (bool(p.reason) and p.reason != TERMINATING,
+                                    p.last_exit_code is not None, p.restarts))
 
 
 def _runtime_state(w: Workload) -> str:

@@ -29,6 +29,7 @@ from console.runtime.kubernetes_mapping import (
     default_container,
     name_of,
     parse_time,
+    terminating,
 )
 
 Describe = Callable[[BaseException], str]
@@ -36,8 +37,10 @@ ERROR_CHANNEL = 3
 
 
 def pick_pod(pods: list[dict]) -> dict | None:
-    """A Ready pod first, else any Running one: probes ask the pod that serves traffic."""
-    running = [p for p in pods if d(p, "status").get("phase") == "Running"]
+    """A Ready pod first, else any Running one: probes ask the pod that serves traffic
+    (never a Terminating one: it may still say Ready, but it is on its way out)."""
+    running = [p for p in pods if d(p, "status").get("phase") == "Running"
+               and not terminating(p)]
     ready = [p for p in running if any(
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in d(p, "status").get("conditions") or [] if isinstance(c, dict)
