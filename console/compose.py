@@ -165,6 +165,13 @@ def run_compose(
     return done.stdout
 
 
+def _plain(line: str) -> str:
+    """A progress line as words: escapes gone, `time=... level=warning msg="..."` shortened."""
+    line = _ANSI.sub("", line).strip()
+    found = _LOGRUS.match(line)
+    return f"{found.group(1)}: {found.group(2)}" if found else line
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -245,7 +252,8 @@ def find_compose_file(cwd: Path | None = None) -> Path | None:
 # --- creating and starting: `up -d --no-deps` ---------------------------------------------
 
 # Compose's plain progress lines worth showing: pulls and builds take time, the rest is noise.
-_PROGRESS_WORDS = ("pull", "download", "extract", "build", "step", "#")
+_PROGRESS_WORDS = ("pull", "download", "extract", "build", "built", "step", "#", "warn")
+_LOGRUS = re.compile(r'^time="[^"]*"\s+level=(\w+)\s+msg="(.*)"$')
 _DAEMON_GONE = ("cannot connect to the docker daemon", "connection refused",
                 "no such file or directory", "is the docker daemon running", "connection reset",
                 "broken pipe", "eof")
@@ -277,14 +285,14 @@ async def compose_up(
             "up", "-d", "--no-deps", *services]
     proc = await asyncio.create_subprocess_exec(
         *tethered([compose.path, *args]), stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env=compose_env(docker_host),
     )
-    assert proc.stderr is not None
+    assert proc.stdout is not None
     lines: list[str] = []
     try:
-        while raw := await proc.stderr.readline():
-            line = _ANSI.sub("", raw.decode("utf-8", "replace")).strip()
+        while raw := await proc.stdout.readline():
+            line = _plain(raw.decode("utf-8", "replace"))
             if not line:
                 continue
             lines.append(line)

@@ -335,3 +335,33 @@ def test_a_host_compose_plugin_is_preferred_to_the_bundled_binary(tmp_path, monk
         assert chosen.version() == "2.40.3"
     finally:
         find_compose.cache_clear()
+
+
+@pytest.mark.docker
+async def test_a_build_during_a_bringup_is_shown_as_progress(tmp_path):
+    from actions.base import CancelToken, execute
+    from actions.bringup import BringUp
+    from console.monitor import Monitor
+    from console.runtime.docker import DockerRuntime
+
+    client = docker.from_env(version="auto", timeout=30)
+    ensure_image(client)
+    tag = f"vextrus-test/built-{secrets.token_hex(3)}:1"
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  built:\n    build:\n      context: .\n      dockerfile_inline: |\n"
+        "        FROM vextrus-test/busybox:1\n        LABEL vextrus-test=1\n"
+        f"    image: {tag}\n    network_mode: host\n    command: [sleep, '3600']\n")
+    name = f"vxtest-{os.getpid()}-{secrets.token_hex(3)}"
+    stack = load_compose_stack(ComposeSource(files=(str(tmp_path / "compose.yaml"),),
+                                             project=name))
+    runtime = DockerRuntime(stack.project, compose=stack.compose)
+    try:
+        events = [e async for e in execute(BringUp(stack, runtime, Monitor(stack, runtime),
+                                                   timeout=60), CancelToken())]
+    finally:
+        await runtime.close()
+        DockerLab(name, client).cleanup()
+        client.images.remove(tag, force=True)
+    progress = [e.message for e in events if e.kind == "info" and not e.step]
+    assert any("Built" in line for line in progress), [e.line() for e in events]
+    assert events[-1].kind == "done" and "1/1 operational" in events[-1].message
