@@ -27,7 +27,7 @@ def main() -> int:
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "console.cli", "demo", "--script", "--dir", tmp,
-             "--port-offset", "21000"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+             "--port-offset", "16000"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert proc.stdout is not None
         marks: dict[str, float] = {}
         brought_up = 0

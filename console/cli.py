@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the seeds' status matrix table, from live data")
     status.add_argument("--watch", nargs="?", const=2.0, type=_positive_float, metavar="SECONDS",
                         help="refresh every SECONDS (default 2) until interrupted")
+    from console.cli_demo import add_demo_option
+
+    add_demo_option(status)
 
     validate = sub.add_parser("validate", help="check a stack file and print a summary")
     _add_common(validate, suppress=True)
@@ -185,7 +188,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                            runtime="local")
 
         return cli_demo.run(args, demo_options)
-    ctx = build_context(_options(args))
+    opts = _options(args)
+    if getattr(args, "demo", None) is not None:  # status/report on a running demo
+        from console.cli_demo import for_running_demo
+
+        opts = for_running_demo(opts, args.demo)
+    ctx = build_context(opts)
     if args.command == "validate":
         return _validate(ctx)
     if args.command == "status":
@@ -250,6 +258,7 @@ def _import_compose(args: argparse.Namespace) -> int:
 async def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     from console.render_text import render_status_table
 
+    ctx.monitor.record_transitions = False  # a look, not an event: the journal stays as is
     try:
         while True:
             status = await ctx.monitor.refresh()

@@ -36,6 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     rep.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     rep.add_argument("--actions", type=int, default=20, metavar="N",
                      help="how many recent actions to list (default 20)")
+    from console.cli_demo import add_demo_option
+
+    add_demo_option(rep)
 
 
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
@@ -63,6 +66,7 @@ async def _preflight(args: argparse.Namespace, ctx: AppContext) -> int:
 
 
 async def _report(args: argparse.Namespace, ctx: AppContext) -> int:
+    ctx.monitor.record_transitions = False  # read-only: the journal is read, never written
     try:
         status = await ctx.monitor.refresh()
     finally:

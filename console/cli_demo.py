@@ -2,7 +2,7 @@
 
     vextrus-console demo                      # prepare, start seed 002's situation, open
     vextrus-console demo --script             # play the story to 100% headless, print it
-    vextrus-console demo --port-offset 30000  # ports are the inventory's plus this
+    vextrus-console demo --port-offset 10000  # ports are the inventory's plus this
 
 Every process the demo starts ends with it: quitting the console, Ctrl-C and SIGTERM close
 the local runtime (each service's whole process group); SIGKILL or a crash leaves that to
@@ -19,9 +19,13 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.demo.stack import DEFAULT_OFFSET, DemoError, DemoSettings, find_temporal_server
 from console.masking import echo
+
+if TYPE_CHECKING:
+    from console.factory import Options
 
 AddCommon = Callable[..., None]
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
@@ -37,8 +41,9 @@ def add_parser(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     demo.add_argument("--port-offset", type=int, default=DEFAULT_OFFSET, metavar="N",
                       help=f"add N to every inventory port (default {DEFAULT_OFFSET})")
     demo.add_argument("--dir", metavar="DIR",
-                      help="where the demo writes its stack, compose and fault files "
-                           "(default: the user's state dir)")
+                      help="where the demo writes its stack, compose, fault files and journal "
+                           "(default: STATE_DIR/demo, or STATE_DIR/demo-OFFSET for another "
+                           "port offset; STATE_DIR honours VEXTRUS_STATE_DIR)")
     demo.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                       help="per-service wait for healthy in the story (default 60)")
     demo.add_argument("--no-temporal", action="store_true",
@@ -48,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
 def settings_from(args: argparse.Namespace) -> DemoSettings:
     from console.demo.session import default_directory
 
-    directory = Path(args.dir) if args.dir else default_directory()
+    directory = Path(args.dir) if args.dir else default_directory(args.port_offset)
     server = None if args.no_temporal else find_temporal_server()
     return DemoSettings(directory=directory.resolve(), port_offset=args.port_offset,
                         temporal_server=server)
@@ -132,3 +137,35 @@ def _printer() -> Callable[[str], None]:
         echo(text, flush=True)
 
     return say
+
+
+# --- headless commands on a running demo (`status --demo`, `report --demo`) -------------
+
+
+def add_demo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", nargs="?", const="", default=None, metavar="OFFSET",
+                        help="look at the running demo (the one on port offset OFFSET when "
+                             "several run): its stack file and journal, probed from outside")
+
+
+def for_running_demo(opts: Options, offset: str) -> Options:
+    """Options that look at the running demo: its stack, its journal, probes only.
+
+    The demo's processes belong to the demo's own local runtime; from another process they
+    are judged by their probes (`--runtime none`). Raises PathError (exit 2, one line)
+    when there is none.
+    """
+    from dataclasses import replace
+
+    from console.demo.session import find_demo
+    from console.fileio import PathError
+
+    if offset and not offset.lstrip("-").isdigit():
+        raise PathError(f"--demo {offset!r}: a port offset is a number")
+    state = Path(opts.state_dir) if opts.state_dir else None
+    try:
+        demo = find_demo(int(offset) if offset else None, state)
+    except DemoError as exc:  # one line and exit 2, as every usage error
+        raise PathError(str(exc)) from None
+    return replace(opts, stack_path=str(demo.stack_path), state_dir=str(demo.directory),
+                   runtime="none")

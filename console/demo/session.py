@@ -12,12 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.demo.stack import RUNNING_AT_START, Demo, DemoError, DemoSettings, prepare
+from console.demo.stack import (
+    DEFAULT_OFFSET,
+    RUNNING_AT_START,
+    Demo,
+    DemoError,
+    DemoSettings,
+    prepare,
+)
+from console.fileio import write_text_atomic
 from console.model import Stack
 from console.runtime.local import LocalRuntime
 
@@ -82,6 +92,7 @@ class DemoSession:
         if taken:
             raise PortsTaken(taken)
         self.runtime = LocalRuntime(self.demo.options, backoff_start=0.25, backoff_max=4.0)
+        write_marker(self.demo)  # `status --demo` finds it from here
         for name in start:
             await self.runtime.start(self.stack.service(name))
             self.started.append(name)
@@ -102,6 +113,8 @@ class DemoSession:
                 await asyncio.sleep(0.05)
 
     async def close(self) -> None:
+        if self.demo is not None:
+            remove_marker(self.demo.directory)
         if self.runtime is not None:
             await self.runtime.close()
             self.runtime = None
@@ -118,7 +131,81 @@ async def _answers(address: str, port: int) -> bool:
     return True
 
 
-def default_directory() -> Path:
-    from platformdirs import user_state_dir
+def default_directory(port_offset: int = DEFAULT_OFFSET) -> Path:
+    """`STATE_DIR/demo` (STATE_DIR honours VEXTRUS_STATE_DIR); another port offset gets its
+    own `STATE_DIR/demo-OFFSET`, so two demos never share files or a journal."""
+    from console.journal import default_state_dir
 
-    return Path(user_state_dir("vextrus-console")) / "demo"
+    name = "demo" if port_offset == DEFAULT_OFFSET else f"demo-{port_offset}"
+    return default_state_dir() / name
+
+
+# --- a running demo, discoverable by headless commands ---------------------------------
+
+MARKER = "running.json"
+
+
+@dataclass(frozen=True)
+class RunningDemo:
+    """What `status --demo` needs to look at a demo another process runs."""
+
+    pid: int
+    directory: Path
+    stack_path: Path
+    port_offset: int
+
+
+def write_marker(demo: Demo) -> None:
+    """Say in the demo directory that this process runs it (removed by `remove_marker`)."""
+    data = {"pid": os.getpid(), "stack": str(demo.stack_path),
+            "port_offset": demo.settings.port_offset}
+    write_text_atomic(demo.directory / MARKER, json.dumps(data) + "\n")
+
+
+def remove_marker(directory: Path) -> None:
+    marker = directory / MARKER
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(marker.read_text()).get("pid") == os.getpid():
+            marker.unlink()
+
+
+def running_demos(state_dir: Path | None = None) -> list[RunningDemo]:
+    """Demos whose process is alive, found under the state directory."""
+    from console.journal import default_state_dir
+
+    found = []
+    for marker in sorted((state_dir or default_state_dir()).glob(f"demo*/{MARKER}")):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(marker.read_text())
+            pid = int(data["pid"])
+            if _alive(pid):
+                found.append(RunningDemo(pid, marker.parent, Path(data["stack"]),
+                                         int(data["port_offset"])))
+    return found
+
+
+def find_demo(offset: int | None = None, state_dir: Path | None = None) -> RunningDemo:
+    """The running demo (the one on `offset` when given); DemoError says what is there."""
+    from console.journal import default_state_dir
+
+    state_dir = state_dir or default_state_dir()
+    demos = [d for d in running_demos(state_dir) if offset is None or d.port_offset == offset]
+    if len(demos) == 1:
+        return demos[0]
+    if not demos:
+        where = f" on port offset {offset}" if offset is not None else ""
+        raise DemoError(f"--demo: no running demo{where} under "
+                        f"{state_dir}; start one with `vextrus-console demo`")
+    offsets = ", ".join(str(d.port_offset) for d in demos)
+    raise DemoError(f"--demo: {len(demos)} demos are running (port offsets {offsets}): "
+                    "say which with --demo OFFSET")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

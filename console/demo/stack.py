@@ -34,7 +34,7 @@ from console.model import HealthCheck, RuntimeNames, Service, Stack, TemporalSet
 from console.runtime.local import LocalOptions
 from console.stackfile import dump_stack, load_stack
 
-DEFAULT_OFFSET = 20000
+DEFAULT_OFFSET = 10000  # keeps the top inventory port (16686) below the ephemeral range
 HOST = "127.0.0.1"
 FORWARDING_FAULT = ("auth", "master-data", "notification", "audit", "rules-engine")
 FORWARDING_LOOPBACK = "127.0.0.2"
@@ -163,11 +163,41 @@ def listen_ports(service: Service) -> list[int]:
 # --- building one service ---------------------------------------------------------------------
 
 
-def _check_offset(offset: int) -> None:
-    top = max(p for s in load_stack(None).services for p in listen_ports(s))
+def _check_offset(offset: int, ephemeral: tuple[int, int] | None = None) -> None:
+    """Every demo port within 1024-65535 and outside the kernel's ephemeral range.
+
+    A listener in the ephemeral range races the machine's own outgoing connections (the
+    console's probes among them): one of them takes the port first and the stand-in fails
+    with EADDRINUSE, at random.
+    """
+    ports = [p for s in load_stack(None).services for p in listen_ports(s)]
+    low, top = min(ports), max(ports)
     if offset < 0 or top + offset > 65535 or 1024 + offset < 1024:
         raise DemoError(f"--port-offset {offset}: ports must stay within 1024-65535 "
                         f"(the highest port is {top}; use 0 to {65535 - top})")
+    first, last = ephemeral or ephemeral_range()
+    inside = sorted(p + offset for p in ports if first <= p + offset <= last)
+    if inside:
+        below = first - 1 - top
+        fits = f"use 0 to {below}" if below >= 0 else "no offset keeps every port below it"
+        raise DemoError(
+            f"--port-offset {offset}: {len(inside)} demo port(s) ({inside[0]}-{inside[-1]}) "
+            f"fall in the kernel's ephemeral range {first}-{last} ({EPHEMERAL_FILE}), where "
+            f"the machine's own outgoing connections take ports at random; {fits}"
+            + (f", or {last + 1 - low} to {65535 - top}" if last + 1 - low <= 65535 - top
+               else ""))
+
+
+EPHEMERAL_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's ephemeral port range; Linux's default when it cannot be read."""
+    try:
+        first, last = (int(x) for x in Path(EPHEMERAL_FILE).read_text().split()[:2])
+    except (OSError, ValueError):
+        return 32768, 60999
+    return first, last
 
 
 def _moved(service: Service, settings: DemoSettings) -> Service:
