@@ -307,20 +307,23 @@ class LatencyFault(Fault):
             raise ActionError(f"drill latency: {exc}") from None
         self.forwarder = forwarder
 
-    async def _load_p95(self, drill: Drill) -> float | None:
+    async def _load(self, drill: Drill, when: str) -> float | None:
+        """A short open-loop load through the forwarder; its p50 and p95 go to the report."""
         if not self.options.load_seconds:
             return None
         target = Target(self.via[0], self.via[1], self.check.path or "/", self.service)
         spec = LoadSpec(target, duration=self.options.load_seconds, rate=self.options.load_rate,
                         timeout=max(2.0, self.options.delay * 4), thresholds=())
         result = await LoadGenerator(spec).run()
-        return result.latency_ms.get("p95")
+        p95 = result.latency_ms.get("p95", 0.0)
+        drill.report.measurements[f"load_p50_{when}_ms"] = round(result.latency_ms["p50"], 1)
+        drill.report.measurements[f"load_p95_{when}_ms"] = round(p95, 1)
+        return p95
 
     async def inject(self, drill: Drill, base: ServiceStatus) -> str:
         assert self.forwarder is not None
-        before = await self._load_p95(drill)
+        before = await self._load(drill, "before")
         if before is not None:
-            drill.report.measurements["load_p95_before_ms"] = round(before, 1)
             drill.emit("ok", "load", f"baseline p95 {before:.1f} ms")
         self.forwarder.fault = self.link
         return f"{self.link.describe()} on {self.via[0]}:{self.via[1]} -> :{self.check.port}"
@@ -343,9 +346,8 @@ class LatencyFault(Fault):
         seen, seconds = await drill.poll(slow, self.options.hold, cancel)
         if seen is not None:
             drill.detected(seen, seconds)
-        during = await self._load_p95(drill)
+        during = await self._load(drill, "during")
         if during is not None:
-            drill.report.measurements["load_p95_during_ms"] = round(during, 1)
             drill.emit("ok", "load", f"p95 under the fault {during:.1f} ms")
         held = drill.elapsed() - started
         if held < self.options.hold:

@@ -45,8 +45,9 @@ class LoadTest:
     writes = False
 
     def __init__(self, spec: LoadSpec, journal: Journal | None = None,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, workers: int = 1) -> None:
         self.spec = spec
+        self.workers = workers  # processes (console.loadgen_parallel); 1: this one
         self.journal = journal
         self.state_dir = state_dir
         self.saved: Path | None = None
@@ -57,7 +58,12 @@ class LoadTest:
 
     async def run(self, on_tick: Callable[[LoadSnapshot], None] | None = None,
                   cancel: asyncio.Event | None = None, tick: float = 1.0) -> LoadResult:
-        result = await LoadGenerator(self.spec, on_tick, tick).run(cancel)
+        if self.workers > 1:
+            from console.loadgen_parallel import run_parallel
+
+            result = await run_parallel(self.spec, self.workers, on_tick, cancel, tick)
+        else:
+            result = await LoadGenerator(self.spec, on_tick, tick).run(cancel)
         if self.state_dir is not None:
             self.saved = save_result(self.state_dir, "load", result.to_dict())
         if self.journal is not None:

@@ -36,6 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     how.add_argument("--users", type=int, metavar="N",
                      help="N connections back to back, closed loop (k6 style)")
     load.add_argument("--duration", default="30s", help="how long (default 30s; e.g. 10s, 2m)")
+    load.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="processes sending (1-8; default 1): like wrk's threads, for "
+                      "rates one process cannot drive")
     load.add_argument("--timeout", type=float, default=5.0,
                       help="seconds before a request counts as a timeout (default 5)")
     load.add_argument("--json", action="store_true", help="the result as JSON (schema 1)")
@@ -93,7 +96,15 @@ def run(args: argparse.Namespace, ctx: AppContext) -> int:
     if not confirm_production(ctx, args):
         return EXIT_USAGE
     state_dir = ctx.journal.path.parent if ctx.journal is not None else None
-    test = LoadTest(spec, ctx.journal, state_dir)
+    if args.workers != 1:
+        from console.loadgen_parallel import split
+
+        try:
+            split(spec, args.workers)
+        except LoadError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+    test = LoadTest(spec, ctx.journal, state_dir, workers=args.workers)
     print(f"load {spec.describe()}", file=sys.stderr, flush=True)
     result = asyncio.run(_run(test))
     if args.json:

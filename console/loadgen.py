@@ -208,6 +208,14 @@ class Histogram:
                 break
         return out
 
+    def merge(self, other: Histogram) -> Histogram:
+        """Add another histogram's counts (a worker process's) into this one."""
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.count += other.count
+        self.total_us += other.total_us
+        self.max_us = max(self.max_us, other.max_us)
+        return self
+
     @property
     def mean_ms(self) -> float:
         return self.total_us / self.count / 1000 if self.count else 0.0
@@ -380,6 +388,79 @@ class LoadResult:
         return out
 
 
+@dataclass
+class Tally:
+    """A run's raw counts: what a worker process sends back, and what adds up across them."""
+
+    latency: Histogram
+    service: Histogram
+    lag: Histogram
+    errors: dict[str, int]
+    ok: int
+    responses: int
+    planned: int
+    connections: int  # opened over the run
+    elapsed: float  # from the start to the last answer
+    in_flight: int = 0
+    backlog: int = 0
+    open_connections: int = 0
+
+    def merge(self, other: Tally) -> Tally:
+        errors = dict(self.errors)
+        for kind, n in other.errors.items():
+            errors[kind] = errors.get(kind, 0) + n
+        return Tally(
+            _copy(self.latency).merge(other.latency), _copy(self.service).merge(other.service),
+            _copy(self.lag).merge(other.lag), errors, self.ok + other.ok,
+            self.responses + other.responses, self.planned + other.planned,
+            self.connections + other.connections, max(self.elapsed, other.elapsed),
+            self.in_flight + other.in_flight, self.backlog + other.backlog,
+            self.open_connections + other.open_connections)
+
+
+def _copy(hist: Histogram) -> Histogram:
+    out = Histogram()
+    return out.merge(hist)
+
+
+def snapshot_of(spec: LoadSpec, tally: Tally, elapsed: float, throughput: float
+                ) -> LoadSnapshot:
+    return LoadSnapshot(
+        elapsed=elapsed, planned=tally.planned, completed=tally.responses, ok=tally.ok,
+        errors=dict(tally.errors), throughput=throughput,
+        latency_ms={**tally.latency.percentiles(), "max": tally.latency.max_us / 1000},
+        in_flight=tally.in_flight, backlog=tally.backlog,
+        connections=tally.open_connections, duration=spec.duration,
+    )
+
+
+def result_of(spec: LoadSpec, tally: Tally, started_at: str, cancelled: bool) -> LoadResult:
+    """The result and the thresholds' verdicts from the counts."""
+    elapsed = max(tally.elapsed, 1e-9)
+    errors = dict(tally.errors)
+    requests = tally.responses + sum(n for k, n in errors.items() if not k.startswith("HTTP "))
+    hist = tally.latency
+    latency = {**hist.percentiles(), "max": hist.max_us / 1000, "mean": hist.mean_ms}
+    throughput = tally.responses / elapsed
+    values = {**latency, "throughput": throughput,
+              "error_rate": 100 * (sum(errors.values()) / requests if requests else 0)}
+    answered = hist.count > 0  # no answer at all fails a latency rule, not passes it
+    verdicts = [Verdict(t.text, round(values.get(t.metric, 0.0), 3),
+                        t.judge(values.get(t.metric, 0.0))
+                        and (answered or t.metric in ("throughput", "error_rate")))
+                for t in spec.thresholds]
+    t = spec.target
+    return LoadResult(
+        target=t.url, service=t.service, mode=spec.mode, rate=spec.rate,
+        users=spec.users, duration_s=spec.duration, started_at=started_at,
+        elapsed_s=round(elapsed, 3), requests=requests, ok=tally.ok, errors=errors,
+        throughput_rps=round(throughput, 1), latency_ms=_rounded(latency),
+        verdicts=verdicts, cancelled=cancelled, connections=tally.connections,
+        service_ms=_rounded({**tally.service.percentiles(), "max": tally.service.max_us / 1000}),
+        send_lag_ms=_rounded({**tally.lag.percentiles((50, 99)), "max": tally.lag.max_us / 1000}),
+    )
+
+
 # --- the HTTP/1.1 connection ----------------------------------------------------------------
 
 
@@ -527,8 +608,10 @@ class LoadGenerator:
         on_tick: Callable[[LoadSnapshot], None] | None = None,
         tick: float = 1.0,
         clock: Callable[[], float] = time.perf_counter,
+        offset: float = 0.0,
     ) -> None:
         self.spec = spec
+        self.offset = offset  # open loop: this worker's first request is due this late
         self.on_tick = on_tick
         self.tick = tick
         self.clock = clock
@@ -693,14 +776,8 @@ class LoadGenerator:
     # --- the run ----------------------------------------------------------------------------
 
     def snapshot(self, throughput: float = 0.0) -> LoadSnapshot:
-        return LoadSnapshot(
-            elapsed=self.clock() - self._start if self._start else 0.0,
-            planned=self.planned, completed=self.responses, ok=self.ok,
-            errors=dict(self.errors), throughput=throughput,
-            latency_ms={**self.hist.percentiles(), "max": self.hist.max_us / 1000},
-            in_flight=self.in_flight, backlog=len(self._backlog),
-            connections=len(self._conns), duration=self.spec.duration,
-        )
+        elapsed = self.clock() - self._start if self._start else 0.0
+        return snapshot_of(self.spec, self.tally(), elapsed, throughput)
 
     async def run(self, cancel: asyncio.Event | None = None) -> LoadResult:
         """Send for `duration`, then wait for what is in flight (up to the timeout)."""
@@ -730,7 +807,7 @@ class LoadGenerator:
     async def _open_loop(self, cancel: asyncio.Event | None) -> bool:
         rate = float(self.spec.rate or 1)
         total = max(1, int(rate * self.spec.duration))
-        start, sent = self._start, 0
+        start, sent = self._start + self.offset, 0
         while sent < total:
             if cancel is not None and cancel.is_set():
                 return True
@@ -783,35 +860,16 @@ class LoadGenerator:
             if self.on_tick is not None:
                 self.on_tick(self.snapshot(rate))
 
-    def _result(self, started_at: str, cancelled: bool) -> LoadResult:
+    def tally(self) -> Tally:
+        """The counts so far (a copy-free view: read it on the loop's thread)."""
         end = self._last_done or self.clock()
-        elapsed = max(end - self._start, 1e-9)
-        errors = dict(self.errors)
-        requests = self.responses + sum(n for k, n in errors.items()
-                                        if not k.startswith("HTTP "))
-        latency = {**self.hist.percentiles(), "max": self.hist.max_us / 1000,
-                   "mean": self.hist.mean_ms}
-        throughput = self.responses / elapsed
-        values = {**latency, "throughput": throughput,
-                  "error_rate": 100 * (sum(errors.values()) / requests if requests else 0)}
-        answered = self.hist.count > 0  # no answer at all fails a latency rule, not passes it
-        verdicts = [Verdict(t.text, round(values.get(t.metric, 0.0), 3),
-                            t.judge(values.get(t.metric, 0.0))
-                            and (answered or t.metric in ("throughput", "error_rate")))
-                    for t in self.spec.thresholds]
-        t = self.spec.target
-        return LoadResult(
-            target=t.url, service=t.service, mode=self.spec.mode, rate=self.spec.rate,
-            users=self.spec.users, duration_s=self.spec.duration, started_at=started_at,
-            elapsed_s=round(elapsed, 3), requests=requests, ok=self.ok, errors=errors,
-            throughput_rps=round(throughput, 1),
-            latency_ms={k: round(v, 3) for k, v in latency.items()},
-            verdicts=verdicts, cancelled=cancelled, connections=self._connections_opened,
-            service_ms=_rounded({**self.service_hist.percentiles(),
-                                 "max": self.service_hist.max_us / 1000}),
-            send_lag_ms=_rounded({**self.lag_hist.percentiles((50, 99)),
-                                  "max": self.lag_hist.max_us / 1000}),
-        )
+        return Tally(self.hist, self.service_hist, self.lag_hist, dict(self.errors), self.ok,
+                     self.responses, self.planned, self._connections_opened,
+                     max(end - self._start, 0.0) if self._start else 0.0,
+                     self.in_flight, len(self._backlog), len(self._conns))
+
+    def _result(self, started_at: str, cancelled: bool) -> LoadResult:
+        return result_of(self.spec, self.tally(), started_at, cancelled)
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:

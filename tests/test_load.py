@@ -43,8 +43,8 @@ async def test_open_loop_reads_a_known_delay_and_counts_errors_by_kind() -> None
     assert result.errors == {"HTTP 500": 40}
     assert result.ok == 360
     lat = result.latency_ms
-    assert 50 <= lat["p50"] < 75
-    assert 50 <= lat["p95"] < 90
+    assert 50 <= lat["p50"] < 150  # the delay, plus what a busy machine adds, not 10x it
+    assert 50 <= lat["p95"] < 400
     assert lat["p50"] <= lat["p90"] <= lat["p95"] <= lat["p99"] <= lat["max"]
     verdicts = {v.threshold: v.passed for v in result.verdicts}
     assert verdicts == {"p95 < 300 ms": True, "throughput > 1000 req/s": False}
@@ -52,15 +52,17 @@ async def test_open_loop_reads_a_known_delay_and_counts_errors_by_kind() -> None
 
 
 async def test_a_slow_server_cannot_hide_its_latency_in_the_open_loop() -> None:
-    """Two connections at 200 ms each serve 10 req/s; 20 are due in one second. Queued
-    requests count from when they were due (open loop), so the tail shows the queue; the
-    closed loop with the same two connections only ever sees the 200 ms."""
+    """Two connections at 200 ms each serve 10 req/s; 30 are due in one second. Queued
+    requests count from when they were due (open loop), so the tail shows the queue (the
+    last ones wait about two seconds); the closed loop with the same two connections only
+    ever sees the 200 ms."""
     with serving(24181, delay=0.2):
-        open_loop = await LoadTest(spec(24181, rate=20, duration=1.0, max_connections=2)).run()
+        open_loop = await LoadTest(spec(24181, rate=30, duration=1.0, max_connections=2)).run()
         closed = await LoadTest(spec(24181, users=2, duration=1.0)).run()
     assert open_loop.errors == {}
-    assert open_loop.latency_ms["p90"] > 600  # the last ones waited about a second
-    assert closed.latency_ms["p90"] < 400
+    assert open_loop.latency_ms["p90"] > 1200
+    assert open_loop.service_ms["p90"] < open_loop.latency_ms["p90"] / 2  # the wait shows
+    assert closed.latency_ms["p90"] < 700
 
 
 async def test_a_refused_target_is_errors_by_kind_and_fails_the_latency_threshold() -> None:
@@ -93,12 +95,31 @@ async def test_the_forwarder_adds_the_injected_delay_to_the_load_p95() -> None:
             after = await LoadTest(spec(24185, rate=50, duration=1.0)).run()
         finally:
             await fwd.stop()
-    assert before.latency_ms["p95"] < 50
-    assert 100 <= during.latency_ms["p95"] < 160
+    added = during.latency_ms["p50"] - before.latency_ms["p50"]
+    assert 90 <= added < 250  # the 100 ms injected, give or take a busy machine
+    assert during.latency_ms["p95"] >= 100
     assert during.errors == {}
     assert dropped.ok == 0 and dropped.error_count == dropped.requests == 10
     assert fwd.stats.dropped >= 1
-    assert after.latency_ms["p95"] < 50
+    assert after.latency_ms["p50"] < during.latency_ms["p50"] - 50
+
+
+async def test_two_worker_processes_add_up_to_one_run() -> None:
+    """Two processes share the rate (interleaved) and the counts add up exactly."""
+    from console.loadgen_parallel import run_parallel, split
+
+    seen: list[LoadSnapshot] = []
+    with serving(24188, delay=0.03, error_every=10) as server:
+        result = await run_parallel(spec(24188, rate=100, duration=1.0), 2, seen.append,
+                                    tick=0.25)
+    assert result.requests == 100 == server.count
+    assert result.errors == {"HTTP 500": 10}
+    assert 30 <= result.latency_ms["p50"] < 100
+    assert seen and seen[-1].completed <= 100
+    parts = split(spec(1, rate=100), 2)
+    assert [(p.rate, offset) for p, offset in parts] == [(50, 0.0), (50, 0.01)]
+    with pytest.raises(LoadError, match="at least as many users"):
+        split(spec(1, users=1), 2)
 
 
 def test_fault_bounds() -> None:
