@@ -19,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from actions.audit_rules import AuditError, AuditFinding, ServiceNode, child
+from console.bounded_yaml import load_yaml
 
 MIB = 1024 * 1024
 # Seed 002, 3.1 and 3.3: the healthcheck timings and the json-file rotation, as written there.
@@ -84,7 +85,7 @@ def apply_fixes(text: str, services: list[ServiceNode], findings: list[AuditFind
     """The new text, the findings it fixes and those it leaves (with the reason)."""
     by_name = {svc.name: svc for svc in services}
     edits: list[Edit] = []
-    expected = copy.deepcopy(yaml.safe_load(text))
+    expected = copy.deepcopy(load_yaml(text))
     fixed: list[AuditFinding] = []
     left: list[tuple[AuditFinding, str]] = []
     for finding in findings:
@@ -98,7 +99,7 @@ def apply_fixes(text: str, services: list[ServiceNode], findings: list[AuditFind
         _set_path(expected["services"][finding.service], path, value)
         fixed.append(finding)
     new_text = _render(text, edits)
-    if yaml.safe_load(new_text) != expected:
+    if load_yaml(new_text) != expected:
         raise AuditError("the rewrite would change more than the fixes: nothing written")
     return FixResult(new_text, fixed, left)
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from console.bounded_yaml import compose_yaml
+
 # Tags that move under the operator's feet: the same name means another image tomorrow.
 _FLOATING_WORDS = {"latest", "stable", "lts", "edge", "mainline", "current", "alpine", "slim",
                    "main", "master", "nightly", "dev", "beta", "rc"}
@@ -109,7 +111,7 @@ def read_compose(path: Path) -> tuple[str, MappingNode]:
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text)  # bounded: aliases and nesting capped
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

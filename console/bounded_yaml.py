@@ -37,6 +37,7 @@ from yaml.resolver import Resolver
 # libyaml's parser; None when PyYAML was built without it (then the Python parser reads).
 _CPARSER: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
 _LOADERS: dict[Loader, Loader] = {}
+_PYTHON_LOADERS: dict[tuple[Loader, str], Loader] = {}
 
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000
@@ -53,12 +54,40 @@ class YamlLimitError(ComposerError):
 
 def load_yaml(text: str, loader: Loader = yaml.SafeLoader) -> Any:
     """`yaml.load` with `loader` (SafeLoader or a subclass), within the limits."""
-    return yaml.load(text, Loader=bounded(loader))  # noqa: S506 - always a SafeLoader subclass
+    try:
+        return yaml.load(text, Loader=bounded(loader))  # noqa: S506 - a SafeLoader subclass
+    except YamlLimitError:
+        raise
+    except yaml.MarkedYAMLError:
+        _raise_python_error(text, loader)
+        raise
 
 
 def compose_yaml(text: str, loader: Loader = yaml.SafeLoader) -> Node | None:
     """`yaml.compose` (the node tree, with source positions), within the limits."""
-    return yaml.compose(text, Loader=bounded(loader))
+    try:
+        return yaml.compose(text, Loader=bounded(loader))
+    except YamlLimitError:
+        raise
+    except yaml.MarkedYAMLError:
+        _raise_python_error(text, loader)
+        raise
+
+
+def _raise_python_error(text: str, loader: Loader) -> None:
+    """A syntax error as PyYAML's own parser words it ("expected <block end>, but found
+    ..."), the wording users and tests know; libyaml words the same errors differently.
+    Only on the error path, so the faster parser still reads every valid file."""
+    if _CPARSER is not None:
+        yaml.compose(text, Loader=_python(loader))
+
+
+def _python(loader: Loader) -> Loader:
+    key = (loader, "python")
+    if key not in _PYTHON_LOADERS:
+        _PYTHON_LOADERS[key] = type(f"BoundedPython{loader.__name__}",
+                                    (_BoundedComposer, loader), {})
+    return _PYTHON_LOADERS[key]
 
 
 def yaml_error_line(exc: yaml.YAMLError, source: str) -> str:

@@ -37,8 +37,9 @@ def write_text_atomic(
 
     The backup (`NAME.bak`) is written the same way as the file, so it is whole after a
     crash too and an existing `.bak` symlink is replaced rather than written through. It
-    keeps the old file's mode and times unless `backup_mode` is given (a file of secrets
-    wants 0600 for its backup even if the old file was more open).
+    keeps the old file's times and gets mode 0600 unless `backup_mode` says otherwise: a
+    backup is the old content set aside for its owner, and a compose file's old content is
+    often every plaintext secret the rewrite just removed.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -61,7 +62,7 @@ def _backup(path: Path, backup_path: Path, directory: Path, mode: int | None) ->
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         data = handle.read()
-    mode = stat.S_IMODE(info.st_mode) if mode is None else mode
+    mode = 0o600 if mode is None else mode
     _replace_atomic(backup_path, directory, data, mode, times=(info.st_atime_ns, info.st_mtime_ns))
 
 

@@ -878,7 +878,7 @@ def alias_bomb(where: str) -> str:
         "      " + "  " * i + "k:\n" for i in range(5000)),
      "bomb.yml:100: refused: nested deeper than 100 levels"),
     ("services:\n  a:\n    command: " + "[" * 5000 + "]" * 5000 + "\n",
-     "bomb.yml:3: not valid YAML: exceeded maximum nesting depth"),
+     "bomb.yml:3: refused: nested deeper than 100 levels"),
     ("x-loop: &loop [*loop]\nservices:\n  a:\n    command: *loop\n",
      "bomb.yml:1: refused: an alias refers to a node that contains it"),
 ], ids=["bomb-environment", "bomb-depends_on", "deep-block", "deep-flow", "recursive"])
