@@ -373,7 +373,9 @@ class BringUp:
                          status.unmet_deps)
 
     async def _final_report(self) -> Progress:
-        status = await self.waiter.fresh()
+        # The snapshot that saw the last service up is this run's result (one refresh less).
+        status = self.waiter.latest if self.startup_seconds and self.waiter.latest else \
+            await self.waiter.fresh()
         times = ", ".join(f"{n} {s:.1f}s" for n, s in self.startup_seconds.items())
         message = status.readiness_text + (f"; start-up times: {times}" if times else "")
         return Progress(

@@ -204,7 +204,9 @@ class Monitor:
             return [(service.name, host.result())]
         states, _ = await states_task
         state = states.get(service.name)
-        if state is None or state.state != "running":
+        if state is None or state.state != "running" or state.health == "starting":
+            # Docker's own check is still starting: the verdict is "starting" whatever the
+            # inside says, and an exec per starting container is what a bring-up can't afford.
             return [(service.name, await host)]
         # The inside question gets what is left of the host's timeout (at least half a
         # second for the exec round trip), so both end together.
