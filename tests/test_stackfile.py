@@ -500,6 +500,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 @pytest.mark.parametrize(("argv", "problem"), [
     (["--stack", "deep.toml", "validate"], "deep.toml:6: arrays or inline tables nested too"),
     (["--stack", "adir", "validate"], "adir: is a directory, not a file"),
+    (["--config", "deep.toml", "validate"], "deep.toml: arrays or inline tables nested too"),
     (["--state-dir", "afile", "validate"], "--state-dir afile: afile is a file, not a directory"),
     (["--state-dir", "afile/sub", "secrets", "scan", "compose.yml"],
      "--state-dir afile/sub: afile is a file"),
@@ -508,8 +509,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     (["import-compose", "compose.yml", "-o", "adir"], "adir: is a directory; give a file name"),
     (["import-compose", "bomb.yml"], "bomb.yml:6: invalid YAML: aliases expand to more than"),
     (["import-compose", "adir"], "adir: "),
-], ids=["deep-toml", "stack-dir", "state-file", "state-under-file", "out-no-dir", "out-dir",
-        "alias-bomb", "compose-dir"])
+], ids=["deep-toml", "stack-dir", "deep-config", "state-file", "state-under-file",
+        "out-no-dir", "out-dir", "alias-bomb", "compose-dir"])
 def test_path_and_shape_errors_are_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         argv: list[str], problem: str) -> None:
