@@ -366,7 +366,8 @@ class VextrusApp(App[None]):
         first = self.status is None
         self.status = message.status
         if first and self.ctx.auto_poll:
-            self._checklist_worker()
+            # Not at once: the first minute belongs to the matrix (and a cold start stays
+            # lean); the checklist screen (C) evaluates on demand and updates the score.
             self.set_interval(CHECKLIST_SECONDS, self._checklist_worker)
         if not self._watching:
             # The event stream starts once the first frame is on its way: connecting it

@@ -101,3 +101,15 @@ def test_checklist_snapshot(snap_compare, size) -> None:  # type: ignore[no-unty
         await _opened(pilot)
 
     assert snap_compare(build_app(make_context()), terminal_size=size, run_before=opened)
+
+
+async def test_the_header_score_fits_an_80_column_line() -> None:
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: app.status is not None, "the first refresh")
+        app.checklist = fixed_card()
+        gauge = app.screen.query_one(ReadinessGauge)
+        await settle(pilot, lambda: gauge.checklist is not None, "the header's score")
+        headline = str(gauge.render()).splitlines()[0]
+        assert "· Checklist 25%" in headline
+        assert len(headline) <= gauge.size.width  # one line: the counts line stays below

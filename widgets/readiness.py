@@ -56,17 +56,26 @@ class ReadinessGauge(Widget):
         counts = counts_text(status, palette, self.size.width)
         return Text("\n").join([self._headline(status, palette), *([counts] if counts else [])])
 
+    def _append_checklist(self, line: Text, palette: StatusPalette, room: int) -> None:
+        """Seed 002's checklist score after the service readiness, shortened to fit."""
+        card = self.checklist
+        if card is None:
+            return
+        words = _checklist_words(card, room - line.cell_len)
+        if line.cell_len + 3 + len(words) > room:
+            return  # no room at all: the checklist screen (C) has it
+        tone: Tone = "ok" if card.all_pass else ("warn" if card.passed else "bad")
+        line.append(" · ", style=palette.muted)
+        line.append(words, style=palette.tone(tone))
+
     def _headline(self, status: StackStatus, palette: StatusPalette) -> Text:
         """`Readiness 13% · 5/39 operational ████░░░ vextrus @ docker 10:42:07`."""
         tone: Tone = "ok" if status.readiness >= 1 else ("warn" if status.readiness else "bad")
         line = Text()
         line.append(status.readiness_text, style=palette.tone(tone))
-        if self.checklist is not None:
-            card = self.checklist
-            card_tone: Tone = "ok" if card.all_pass else ("warn" if card.passed else "bad")
-            line.append(" · ", style=palette.muted)
-            line.append(card.score_text(), style=palette.tone(card_tone))
         where = f"{status.stack_name} @ {status.runtime_name} {status.taken_at:%H:%M:%S}"
+        if self.checklist is not None:
+            self._append_checklist(line, palette, self.size.width - len(where) - 2)
         room = self.size.width - line.cell_len - len(where) - 4
         if room >= BAR_WIDTH:
             filled = round(status.readiness * BAR_WIDTH)
@@ -76,6 +85,12 @@ class ReadinessGauge(Widget):
         line.append(" " * max(2, self.size.width - line.cell_len - len(where)))
         line.append(where, style=palette.muted)
         return line
+
+
+def _checklist_words(card: Scorecard, room: int) -> str:
+    """`Checklist 42% · 10/24 pass`, or just `Checklist 42%` where the line is short."""
+    full = card.score_text()
+    return full if len(full) + 3 <= room else f"Checklist {card.score:.0%}"
 
 
 def counts_text(status: StackStatus, palette: StatusPalette, width: int = 0) -> Text:
