@@ -12,17 +12,17 @@ The server (`tests/loadserver.py`) runs as its own process on 127.0.0.1. Two que
    own numbers are printed beside them (closed loop; no p95 in wrk's --latency output).
 
 Needs `wrk` (Debian: `apt-get install wrk`); benches are not CI. Run:
-`.venv/bin/python bench/load.py [--seconds 5]`.
+`.venv/bin/python bench/load.py [--seconds 4] [--rounds 3]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.loadgen import LoadResult, LoadSpec, Threshold, parse_target
+from console.loadgen import LoadResult, LoadSpec, Threshold, parse_target, run_loop
 from console.loadgen_parallel import run_parallel
 
 PORT_FAST, PORT_SPREAD = 24190, 24191
@@ -70,7 +70,7 @@ def ours(port: int, seconds: float, rate: float | None = None,
          users: int | None = None, workers: int = 1) -> LoadResult:
     spec = LoadSpec(parse_target(f"http://127.0.0.1:{port}/"), duration=seconds, rate=rate,
                     users=users, thresholds=(Threshold("p95", "<", 1e9, "ms"),))
-    result = asyncio.run(run_parallel(spec, workers))
+    result = run_loop(run_parallel(spec, workers))
     if result.error_count:
         print(f"  (errors: {result.errors})")
     return result
@@ -82,36 +82,46 @@ def truth(p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     servers = [start_server(PORT_FAST), start_server(PORT_SPREAD, DELAY_MS, SPREAD_MS)]
     try:
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print(f"1. throughput, no delay, {CONNECTIONS} connections, {args.seconds:g}s each")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+              f"{args.rounds} rounds of {args.seconds:g}s, medians, runs alternated")
+        print(f"1. throughput, no delay, {CONNECTIONS} connections")
         for threads in (1, 2):
-            wrk_rps, _ = wrk(PORT_FAST, args.seconds, CONNECTIONS, threads=threads)
-            our_rps = ours(PORT_FAST, args.seconds, users=CONNECTIONS,
-                           workers=threads).throughput_rps
-            print(f"   {threads} thread(s)/process(es): wrk {wrk_rps:7.0f} req/s, console "
-                  f"{our_rps:7.0f} req/s: ratio {our_rps / wrk_rps:.2f} (target >= 0.50)")
+            wrk_runs, our_runs = [], []
+            for _ in range(args.rounds):
+                wrk_runs.append(wrk(PORT_FAST, args.seconds, CONNECTIONS, threads=threads)[0])
+                our_runs.append(ours(PORT_FAST, args.seconds, users=CONNECTIONS,
+                                     workers=threads).throughput_rps)
+            w, o = statistics.median(wrk_runs), statistics.median(our_runs)
+            print(f"   {threads} thread(s) / process(es): wrk {w:7.0f} req/s, console {o:7.0f}"
+                  f" req/s: ratio {o / w:.2f} (target >= 0.50)")
         print(f"2. percentiles vs the truth: delays uniform {DELAY_MS:g}-"
-              f"{DELAY_MS + SPREAD_MS:g} ms, open loop 400 req/s, {args.seconds:g}s")
-        result = ours(PORT_SPREAD, args.seconds, rate=400)
-        _, wrk_lat = wrk(PORT_SPREAD, args.seconds, 16)
+              f"{DELAY_MS + SPREAD_MS:g} ms; console open loop 400 req/s, wrk 16 connections")
+        runs = [ours(PORT_SPREAD, args.seconds, rate=400) for _ in range(args.rounds)]
+        wrk_lats = [wrk(PORT_SPREAD, args.seconds, 16)[1] for _ in range(args.rounds)]
         worst = {"latency": 0.0, "service": 0.0}
         for p in (50, 90, 95, 99):
             key = f"p{p}"
-            lat, svc = result.latency_ms[key], result.service_ms[key]
+            lat = statistics.median(r.latency_ms[key] for r in runs)
+            svc = statistics.median(r.service_ms[key] for r in runs)
             worst["latency"] = max(worst["latency"], abs(lat / truth(p) - 1))
             worst["service"] = max(worst["service"], abs(svc / truth(p) - 1))
-            wrk_text = (f"wrk {wrk_lat[key]:5.1f} ({wrk_lat[key] / truth(p):.3f})"
-                        if key in wrk_lat else "wrk     -        ")
+            wrk_values = [w[key] for w in wrk_lats if key in w]
+            wrk_text = "wrk     -        "
+            if wrk_values:
+                w = statistics.median(wrk_values)
+                wrk_text = f"wrk {w:5.1f} ({w / truth(p):.3f})"
             print(f"   {key:4} truth {truth(p):5.1f} ms  console latency {lat:5.1f} "
                   f"({lat / truth(p):.3f}) service {svc:5.1f} ({svc / truth(p):.3f})  {wrk_text}")
-        print(f"   send lag p99 {result.send_lag_ms['p99']:.1f} ms; worst deviation: latency "
-              f"{worst['latency']:.1%}, service time {worst['service']:.1%} (target <= 10%)")
+        lag = statistics.median(r.send_lag_ms["p99"] for r in runs)
+        print(f"   send lag p99 {lag:.1f} ms; worst deviation: latency {worst['latency']:.1%}, "
+              f"service time {worst['service']:.1%} (target <= 10%)")
     finally:
         for proc in servers:
             proc.terminate()

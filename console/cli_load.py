@@ -18,7 +18,14 @@ from collections.abc import Callable
 
 from actions.load import LoadTest, production_context
 from console.factory import AppContext
-from console.loadgen import LoadError, LoadSnapshot, LoadSpec, parse_duration, resolve_target
+from console.loadgen import (
+    LoadError,
+    LoadSnapshot,
+    LoadSpec,
+    parse_duration,
+    resolve_target,
+    run_loop,
+)
 
 AddCommon = Callable[[argparse.ArgumentParser, bool], None]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -106,7 +113,7 @@ def run(args: argparse.Namespace, ctx: AppContext) -> int:
             return EXIT_USAGE
     test = LoadTest(spec, ctx.journal, state_dir, workers=args.workers)
     print(f"load {spec.describe()}", file=sys.stderr, flush=True)
-    result = asyncio.run(_run(test))
+    result = run_loop(_run(test))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,6 +29,7 @@ from console.loadgen import (
     LoadSpec,
     Tally,
     result_of,
+    run_loop,
     snapshot_of,
 )
 
@@ -55,21 +57,32 @@ def split(spec: LoadSpec, workers: int) -> list[tuple[LoadSpec, float]]:
 
 
 def _worker(spec: LoadSpec, offset: float, start_wall: float, tick: float,
-            pipe: Connection) -> None:
-    """Runs in the worker process: wait for the common start, run, report."""
+            data: Connection, control: Connection) -> None:
+    """Runs in the worker process: wait for the common start, run, report on `data`.
+
+    The pipes stay blocking (an event loop's reader would make them non-blocking, and a
+    large message would then fail half-sent): a thread waits for the parent's stop.
+    """
 
     async def main() -> None:
         cancel = asyncio.Event()
         loop = asyncio.get_running_loop()
-        loop.add_reader(pipe.fileno(), cancel.set)  # anything from the parent means stop
-        gen = LoadGenerator(spec, lambda snap: pipe.send(("tick", gen.tally())), tick,
+
+        def wait_for_stop() -> None:
+            with contextlib.suppress(EOFError, OSError):
+                control.recv()
+            with contextlib.suppress(RuntimeError):  # the loop may be gone already
+                loop.call_soon_threadsafe(cancel.set)
+
+        threading.Thread(target=wait_for_stop, daemon=True).start()
+        gen = LoadGenerator(spec, lambda snap: data.send(("tick", gen.tally())), tick,
                             offset=offset)
         await asyncio.sleep(max(0.0, start_wall - time.time()))
         await gen.run(cancel)
-        pipe.send(("done", gen.tally()))
+        data.send(("done", gen.tally()))
 
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        asyncio.run(main())
+        run_loop(main())
 
 
 async def run_parallel(
@@ -85,27 +98,29 @@ async def run_parallel(
     ctx = multiprocessing.get_context("spawn")
     start_wall = time.time() + START_DELAY
     started_at = datetime.fromtimestamp(start_wall, UTC).isoformat(timespec="seconds")
-    pipes: list[Connection] = []
+    pipes: list[tuple[Connection, Connection]] = []  # (data from it, control to it)
     procs: list[Any] = []
     for part, offset in split(spec, workers):
-        mine, theirs = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(part, offset, start_wall, tick, theirs),
-                           daemon=True)
+        data_in, data_out = ctx.Pipe(duplex=False)
+        control_in, control_out = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, daemon=True,
+                           args=(part, offset, start_wall, tick, data_out, control_in))
         proc.start()
-        theirs.close()
-        pipes.append(mine)
+        data_out.close()
+        control_in.close()
+        pipes.append((data_in, control_out))
         procs.append(proc)
-    latest: list[Tally | None] = [None] * workers
     final: list[Tally | None] = [None] * workers
     try:
-        await _collect(spec, pipes, procs, latest, final, start_wall, on_tick, cancel)
+        await _collect(spec, pipes, final, start_wall, on_tick, cancel)
     finally:
         for proc in procs:
-            proc.join(5)
+            await asyncio.to_thread(proc.join, 5)
             if proc.is_alive():
                 proc.kill()
-        for pipe in pipes:
-            pipe.close()
+        for data_in, control_out in pipes:
+            data_in.close()
+            control_out.close()
     tallies = [t for t in final if t is not None]
     if not tallies:
         raise LoadError("the load workers ended without a result")
@@ -115,59 +130,47 @@ async def run_parallel(
     return result_of(spec, total, started_at, bool(cancel and cancel.is_set()))
 
 
-async def _collect(spec: LoadSpec, pipes: list[Connection], procs: list[Any],
-                   latest: list[Tally | None],
+async def _collect(spec: LoadSpec, pipes: list[tuple[Connection, Connection]],
                    final: list[Tally | None], start_wall: float,
                    on_tick: Callable[[LoadSnapshot], None] | None,
                    cancel: asyncio.Event | None) -> None:
-    """Read the workers' messages until each has sent its last; pass `cancel` on."""
-    loop = asyncio.get_running_loop()
-    arrived = asyncio.Event()
-    for pipe in pipes:
-        loop.add_reader(pipe.fileno(), arrived.set)
-    told, last_done, last_t = False, 0, time.monotonic()
-    try:
-        while any(t is None for t in final):
-            if cancel is not None and cancel.is_set() and not told:
-                told = True
-                for pipe in pipes:
-                    with contextlib.suppress(OSError):
-                        pipe.send("stop")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(arrived.wait(), 0.2)
-            arrived.clear()
-            ticked = _drain(pipes, latest, final)
-            if ticked and on_tick is not None and all(t is not None for t in latest):
-                total = _sum([t for t in latest if t is not None])
-                now = time.monotonic()
-                rate = (total.responses - last_done) / (now - last_t) if now > last_t else 0.0
-                last_done, last_t = total.responses, now
-                on_tick(snapshot_of(spec, total, max(0.0, time.time() - start_wall), rate))
-            if not any(p.is_alive() for p in procs) and not _pending(pipes):
-                break  # every worker has ended; one that died sent no last word
-    finally:
-        for pipe in pipes:
-            loop.remove_reader(pipe.fileno())
+    """Read every worker's messages (a blocking recv in a thread each) until its last one;
+    merge the ticks for `on_tick`; pass `cancel` on as a stop message."""
+    latest: list[Tally | None] = [None] * len(pipes)
+    last = [0, time.monotonic()]
 
-
-def _pending(pipes: list[Connection]) -> bool:
-    return any(not p.closed and p.poll() for p in pipes)
-
-
-def _drain(pipes: list[Connection], latest: list[Tally | None],
-           final: list[Tally | None]) -> bool:
-    ticked = False
-    for i, pipe in enumerate(pipes):
-        while final[i] is None and pipe.poll():
+    async def read(i: int, data: Connection) -> None:
+        while True:
             try:
-                kind, tally = pipe.recv()
-            except EOFError:
-                break
+                kind, tally = await asyncio.to_thread(data.recv)
+            except (EOFError, OSError):
+                return  # the worker ended without its last word
             latest[i] = tally
             if kind == "done":
                 final[i] = tally
-            ticked = True
-    return ticked
+                return
+            if on_tick is not None and all(t is not None for t in latest):
+                total = _sum([t for t in latest if t is not None])
+                now = time.monotonic()
+                rate = (total.responses - last[0]) / (now - last[1]) if now > last[1] else 0.0
+                last[0], last[1] = total.responses, now
+                on_tick(snapshot_of(spec, total, max(0.0, time.time() - start_wall), rate))
+
+    readers = asyncio.gather(*(read(i, data) for i, (data, _) in enumerate(pipes)))
+    if cancel is not None:
+        async def stop_on_cancel() -> None:
+            await cancel.wait()
+            for _, control in pipes:
+                with contextlib.suppress(OSError):
+                    control.send("stop")
+
+        stopper = asyncio.ensure_future(stop_on_cancel())
+        try:
+            await readers
+        finally:
+            stopper.cancel()
+    else:
+        await readers
 
 
 def _sum(tallies: list[Tally]) -> Tally:

@@ -22,7 +22,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from actions.load import LoadTest, production_context
-from console.loadgen import LoadError, LoadResult, LoadSnapshot, LoadSpec, resolve_target
+from console.loadgen import (
+    LoadError,
+    LoadResult,
+    LoadSnapshot,
+    LoadSpec,
+    resolve_target,
+    run_loop,
+)
 from console.masking import safe_str
 from screens.confirm import ConfirmScreen
 from widgets.status_style import StatusPalette
@@ -214,7 +221,7 @@ class LoadScreen(Screen[None]):
             return await test.run(ticked, self._cancel)
 
         self._cancel = asyncio.Event()
-        result = asyncio.run(main())
+        result = run_loop(main())
         self.post_message(LoadFinished(result))
 
     def on_load_ticked(self, message: LoadTicked) -> None:
