@@ -254,9 +254,10 @@ def find_compose_file(cwd: Path | None = None) -> Path | None:
 # Compose's plain progress lines worth showing: pulls and builds take time, the rest is noise.
 _PROGRESS_WORDS = ("pull", "download", "extract", "build", "built", "step", "#", "warn")
 _LOGRUS = re.compile(r'^time="[^"]*"\s+level=(\w+)\s+msg="(.*)"$')
-_DAEMON_GONE = ("cannot connect to the docker daemon", "connection refused",
-                "no such file or directory", "is the docker daemon running", "connection reset",
-                "broken pipe", "eof")
+# Compose's words for a daemon it cannot reach (anything else is a refusal: a missing env
+# file is also "no such file or directory", so that alone says nothing about the daemon).
+_DAEMON_GONE = ("cannot connect to the docker daemon", "is the docker daemon running",
+                "error during connect", "connection refused", "connection reset by peer")
 
 
 class ComposeRefused(Exception):

@@ -365,3 +365,18 @@ async def test_a_build_during_a_bringup_is_shown_as_progress(tmp_path):
     progress = [e.message for e in events if e.kind == "info" and not e.step]
     assert any("Built" in line for line in progress), [e.line() for e in events]
     assert events[-1].kind == "done" and "1/1 operational" in events[-1].message
+
+
+@pytest.mark.docker
+def test_a_service_compose_cannot_create_fails_its_bringup_in_one_line(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  ghost:\n    image: vextrus-test/no-such-image:1\n"
+        "    pull_policy: never\n    network_mode: host\n")
+    name = f"vxtest-{os.getpid()}-{secrets.token_hex(3)}"
+    state = tmp_path / "state"
+    up = cli(["--project", name, "--state-dir", str(state), "bringup", "--yes"], tmp_path)
+    assert up.returncode == 1, up.stdout + up.stderr
+    failed = [ln for ln in up.stdout.splitlines() if ln.startswith("✗ ghost: ")]
+    assert failed and "start failed: docker compose up: " in failed[0], up.stdout
+    assert "no-such-image" in failed[0] and "unreachable" not in failed[0]
+    DockerLab(name).cleanup()
