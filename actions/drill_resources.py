@@ -8,7 +8,8 @@ blast radius stayed operational: the limit contained it. Docker cannot unset a m
 limit once set (`docker update` refuses 0), so the drill never touches the service's own.
 
 `disk` writes a file of the stated size into a tmpfs or volume mounted in the service
-(never a bind mount: that is the host's disk), holds it, and deletes it. A health check
+(never a bind mount: that is the host's disk; and never as much as a volume's free space,
+which is the host's too), holds it, and deletes it. A health check
 that does not look at disk will not notice: the report says so rather than pass.
 """
 
@@ -175,11 +176,15 @@ class DiskFault(Fault):
 
     async def inject(self, drill: Drill, base: ServiceStatus) -> str:
         container = await self.docker.container(self.container_id)
-        self.mount = pick_mount(container.attrs, self.options.path, self.service)
-        self.file = f"{self.mount.rstrip('/')}/.vextrus-drill-{_suffix(drill)}"
-        drill.add_undo({"op": "delete_file", "container": self.container_id, "path": self.file})
+        self.mount, kind = pick_mount(container.attrs, self.options.path, self.service)
         before = await self._df(container)
         count = max(1, self.options.size // MiB)
+        if kind == "volume" and before is not None and count >= before:
+            raise ActionError(f"drill disk: {count} MiB would fill {self.mount}, a volume on "
+                              f"the host's disk ({before} MiB free): every service there would "
+                              "be hit, not just this one; give a smaller --size")
+        self.file = f"{self.mount.rstrip('/')}/.vextrus-drill-{_suffix(drill)}"
+        drill.add_undo({"op": "delete_file", "container": self.container_id, "path": self.file})
         result = await self.docker.call(container.exec_run, [
             "dd", "if=/dev/zero", f"of={self.file}", "bs=1048576", f"count={count}"])
         after = await self._df(container)
@@ -240,8 +245,9 @@ class DiskFault(Fault):
             self.docker.close()
 
 
-def pick_mount(attrs: dict[str, Any], wanted: str | None, service: str) -> str:
-    """A tmpfs or volume mounted read-write in the container; bind mounts are refused."""
+def pick_mount(attrs: dict[str, Any], wanted: str | None, service: str) -> tuple[str, str]:
+    """A tmpfs or volume mounted read-write in the container, and which of the two; bind
+    mounts are refused (the host's own files)."""
     candidates: list[tuple[str, str]] = []
     for dest in (attrs.get("HostConfig", {}).get("Tmpfs") or {}):
         candidates.append((dest, "tmpfs"))
@@ -249,13 +255,13 @@ def pick_mount(attrs: dict[str, Any], wanted: str | None, service: str) -> str:
         if m.get("Type") in ("volume", "tmpfs") and m.get("RW", True):
             candidates.append((m.get("Destination", ""), m.get("Type", "")))
     if wanted is not None:
-        for dest, _ in candidates:
+        for dest, kind in candidates:
             if wanted == dest or wanted.startswith(dest.rstrip("/") + "/"):
-                return wanted
+                return wanted, kind
         raise ActionError(f"drill disk: {wanted} is not on a tmpfs or volume of {service} "
                           f"(found: {', '.join(d for d, _ in candidates) or 'none'})")
     if not candidates:
         raise ActionError(f"drill disk: {service} has no tmpfs or volume to fill (a bind "
                           "mount or the container layer would fill the host's disk)")
     candidates.sort(key=lambda c: c[1] != "tmpfs")  # a tmpfs first: it costs no disk
-    return candidates[0][0]
+    return candidates[0]

@@ -159,6 +159,18 @@ async def test_disk_drill_fills_a_tmpfs_and_frees_it(
     assert ".vextrus-drill" not in listing
 
 
+def test_disk_drill_picks_a_tmpfs_before_a_volume_and_never_a_bind_mount() -> None:
+    from actions.drill_resources import pick_mount
+
+    attrs = {"HostConfig": {"Tmpfs": {"/run/cache": "size=8m"}}, "Mounts": [
+        {"Type": "bind", "Destination": "/etc/app", "RW": True},
+        {"Type": "volume", "Destination": "/var/lib/data", "RW": True}]}
+    assert pick_mount(attrs, None, "svc") == ("/run/cache", "tmpfs")
+    assert pick_mount(attrs, "/var/lib/data/pg", "svc") == ("/var/lib/data/pg", "volume")
+    with pytest.raises(ActionError, match="not on a tmpfs or volume"):
+        pick_mount(attrs, "/etc/app", "svc")
+
+
 async def test_disk_drill_refuses_a_service_without_a_tmpfs_or_volume(
     docker_lab: DockerLab, tmp_path: Path
 ) -> None:
