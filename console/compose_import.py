@@ -129,7 +129,7 @@ def _precheck(path: Path, depth: int = 0) -> None:
     bounded loader refuses one in milliseconds, and a syntax error gets its right line
     (Compose's YAML line numbers can be off).
     """
-    if not path.is_file():
+    if not path.exists():
         raise StackFileError(str(path), "compose file not found")
     data = _load_yaml(read_text(path, str(path)), str(path))
     if depth >= MAX_INCLUDE_DEPTH or not isinstance(data, dict):
