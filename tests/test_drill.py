@@ -271,3 +271,27 @@ def test_a_crashed_drill_is_undone_at_the_next_start(
     assert not UndoBook(tmp_path).leftovers(include_live=True)
     timeline = [e.text for e in Journal(tmp_path / "journal.sqlite3", stack="drill").timeline()]
     assert any("was interrupted: undone" in t for t in timeline)
+
+
+def test_cli_drill_is_refused_read_only_and_dry_run_shows_the_blast_radius(
+    tmp_path: Path
+) -> None:
+    stack = tmp_path / "s.toml"
+    stack.write_text('[stack]\nname = "ro"\n'
+                     '[services.db]\nchecks = [{ kind = "http", port = 24210 }]\n'
+                     '[services.api]\ndepends_on = ["db"]\n'
+                     'checks = [{ kind = "http", port = 24211 }]\n')
+    base = [sys.executable, "-m", "console.cli", "--stack", str(stack), "--runtime", "none",
+            "--state-dir", str(tmp_path)]
+    dry = subprocess.run([*base, "drill", "latency", "db", "--dry-run"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "blast radius: api" in dry.stdout and "add delay 200 ms" in dry.stdout
+    refused = subprocess.run([*base, "--read-only", "drill", "latency", "db", "--yes"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "refused in read-only mode" in refused.stderr
+    kill = subprocess.run([*base, "drill", "kill", "db", "--yes"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert kill.returncode == 2 and "needs the docker runtime (not none)" in kill.stderr
+    assert latest_result(tmp_path, "drill-latency") is None  # nothing ran
