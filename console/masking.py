@@ -23,6 +23,7 @@ import re
 import sys
 from typing import Any, TextIO
 
+from rich.style import Style
 from rich.text import Text
 
 MASK = "***"
@@ -44,9 +45,10 @@ _SENSITIVE_STEMS = (
 # `pass` only as the last word of a key (DB_PASS, smtp-pass), so "passed=3" is left alone.
 _PASS_SUFFIX_RE = re.compile(r"(?:^|[_.\-])pass$", re.IGNORECASE)
 
-# scheme://user:password@host -> scheme://user:***@host
+# scheme://user:password@host -> scheme://user:***@host (the scheme starts a word: linear)
 _URL_USERINFO_RE = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@/\s]+)(?P<at>@)"
+    r"(?P<head>(?<![A-Za-z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)"
+    r"(?P<pw>[^@/\s]+)(?P<at>@)"
 )
 # Bearer / Basic / Token credentials anywhere in a line, not only after `Authorization:`.
 # `_looks_like_credential` decides, so "Basic authentication required" stays readable.
@@ -56,8 +58,11 @@ _AUTH_SCHEME_RE = re.compile(
 # A bare JSON Web Token: three base64url parts, the first one `{"` encoded (eyJ).
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
 # key=value, key: value, "key": "value", KEY='value' (env files, JSON, YAML, DSNs, queries).
+# A key starts a word (the lookbehind; `--password=` keeps its dashes): without it, a long
+# word such as `a-a-a-...` is tried from each of its positions, which is quadratic.
 _KEY_VALUE_RE = re.compile(
-    r"""(?P<q>["']?)(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P=q)(?P<sep>[ \t]*[:=][ \t]*)"""
+    r"""(?<![A-Za-z0-9_.\-])(?P<q>["']?)(?P<key>-{0,2}[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P=q)"""
+    r"""(?P<sep>[ \t]*[:=][ \t]*)"""
     r"""(?P<val>(?:Bearer|Basic|Token)[ \t]+\S+|"[^"\n]*"|'[^'\n]*'|\$\{[^}\n]*\}"""
     r"""|[^\s,;&"'}\])]+)"""
 )
@@ -179,23 +184,29 @@ def safe_str(
     long one. `mask=False` only where the operator asked to see a secret (`--reveal`).
     """
     text = terminal_safe(value, multiline=multiline)
-    dropped = 0
-    if not multiline and len(text) > 2 * limit + 256:
-        dropped = len(text) - (2 * limit + 256)
-        text = text[: 2 * limit + 256]
+    if multiline and "\n" in text:
+        return "\n".join(_safe_line(line, limit, mask) for line in text.split("\n"))
+    return _safe_line(text, limit, mask)
+
+
+def _safe_line(text: str, limit: int, mask: bool) -> str:
+    """One clean line: cut to a bounded prefix, masked, then cut to `limit` with a marker."""
+    keep = 2 * limit + 256
+    dropped = max(0, len(text) - keep)
+    if dropped:
+        text = text[:keep]
     if mask:
         text = mask_secrets(text)
-    if dropped:
-        text = text[:limit]
-        return text + truncation_marker(dropped + 2 * limit + 256 - limit)
-    return bound(text, limit)
+    if dropped or len(text) > limit:
+        return text[:limit] + truncation_marker(dropped + len(text) - limit)
+    return text
 
 
 def safe_text(
     value: object,
     limit: int = LINE_LIMIT,
     *,
-    style: str = "",
+    style: str | Style = "",
     multiline: bool = False,
     mask: bool = True,
 ) -> Text:
@@ -204,7 +215,7 @@ def safe_text(
     return Text(safe_str(value, limit, multiline=multiline, mask=mask), style=style)
 
 
-def safe_json(data: Any, limit: int = 20_000) -> Any:
+def safe_json(data: Any, limit: int = 4 * LINE_LIMIT) -> Any:
     """A JSON-ready value with every string (keys too) passed through `safe_str`.
 
     `json.dumps` escapes C0 controls but not C1 ones or bidi overrides, and masks nothing.

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from actions.bringup import Decision, Diagnosis
+from console.masking import safe_text
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -36,12 +37,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Static(self.question, id="confirm-question")
+            # Questions and details name services, workflows and what they said: plain text.
+            yield Static(safe_text(self.question), id="confirm-question")
             with VerticalScroll(id="confirm-details"):
-                yield Static("\n".join(self.details), markup=False)
+                yield Static(safe_text("\n".join(self.details), multiline=True))
             if self.typed is not None:
-                yield Static(f"type {self.typed!r} and press enter to confirm, esc to cancel",
-                             id="confirm-hint")
+                yield Static(safe_text(f"type {self.typed!r} and press enter to confirm, "
+                                       "esc to cancel"), id="confirm-hint")
                 yield Input(placeholder=self.typed, id="confirm-input")
             else:
                 yield Static("y  confirm    n / esc  cancel", id="confirm-hint")
@@ -61,7 +63,7 @@ class ConfirmScreen(ModalScreen[bool]):
             self.dismiss(True)
         else:
             self.query_one("#confirm-hint", Static).update(
-                f"that is not {self.typed!r}: type it exactly, or esc to cancel"
+                safe_text(f"that is not {self.typed!r}: type it exactly, or esc to cancel")
             )
 
 
@@ -83,10 +85,10 @@ class DiagnosisScreen(ModalScreen[Decision]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Static(f"{self.diagnosis.service} did not become healthy",
+            yield Static(safe_text(f"{self.diagnosis.service} did not become healthy"),
                          id="confirm-question")
-            with VerticalScroll(id="confirm-details"):
-                yield Static("\n".join(self.diagnosis.lines()), markup=False)
+            with VerticalScroll(id="confirm-details"):  # exit code, log lines, failing probe
+                yield Static(safe_text("\n".join(self.diagnosis.lines()), multiline=True))
             yield Static("r  retry    R  restart it    s  skip    a / esc  abort the phase",
                          id="confirm-hint")
 

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from console.masking import safe_text
 from console.runtime.base import LogLine
 from console.runtime.usage import UsageSource
 from console.stats import UsageBoard
@@ -121,7 +122,8 @@ class DetailScreen(Screen[None]):
         try:
             service = status.get(self.service)
         except KeyError:
-            self.query_one("#detail-summary", Static).update(f"{self.service}: not in the stack")
+            self.query_one("#detail-summary", Static).update(
+                safe_text(f"{self.service}: not in the stack"))
             return
         palette = StatusPalette.for_app(self.app)
         updates = {

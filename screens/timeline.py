@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from console.masking import sanitize
+from console.masking import safe_text, sanitize
 from console.timeline_export import (
     KIND_MARKS,
     EntryLike,
@@ -148,4 +148,5 @@ def _row(entry: EntryLike, time_format: str) -> tuple[str | Text, ...]:
     mark = KIND_MARKS.get(entry.kind, " ")
     kind = Text(f"{mark} {entry.kind}", style="bold" if entry.kind == "action" else "")
     summary = sanitize(entry_summary(entry), 1000)  # one masked line, whatever was stored
-    return (entry.at.strftime(time_format), kind, entry.service, Text(summary))
+    # The target may be a workflow id: a str cell would be parsed as markup.
+    return (entry.at.strftime(time_format), kind, safe_text(entry.service, 200), Text(summary))

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from console.masking import safe_text
 from console.temporal.args import ArgsError, check_name, parse_args
 
 
@@ -46,11 +47,12 @@ class WorkflowCallScreen(ModalScreen[Call | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="call-box"):
             if self.kind == "terminate":
-                yield Static(f"Terminate {self.workflow_id}: why?", id="call-title")
+                yield Static(safe_text(f"Terminate {self.workflow_id}: why?"), id="call-title")
                 yield Input(placeholder="reason (recorded in the workflow's history)",
                             id="call-reason")
             else:
-                yield Static(f"{self.kind.capitalize()} {self.workflow_id}", id="call-title")
+                yield Static(safe_text(f"{self.kind.capitalize()} {self.workflow_id}"),
+                             id="call-title")
                 yield Input(value=self.default, placeholder=f"{self.kind} name",
                             suggester=SuggestFromList(self.names), id="call-name")
                 yield Input(placeholder='arguments: JSON array, e.g. ["rahim", "budget ok"]',
@@ -58,7 +60,7 @@ class WorkflowCallScreen(ModalScreen[Call | None]):
             hint = "enter  next / send    esc  cancel"
             if self.names:
                 hint = f"known: {', '.join(self.names)}    " + hint
-            yield Static(hint, id="call-hint", markup=False)
+            yield Static(safe_text(hint), id="call-hint")
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()
@@ -74,7 +76,7 @@ class WorkflowCallScreen(ModalScreen[Call | None]):
         try:
             self.dismiss(self._call())
         except ArgsError as exc:
-            self.query_one("#call-hint", Static).update(str(exc))
+            self.query_one("#call-hint", Static).update(safe_text(str(exc)))
 
     def _call(self) -> Call:
         if self.kind == "terminate":

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from console.masking import safe_text
 from console.temporal.types import HistoryLine, TemporalError, WorkflowDescription
 from console.temporal.vextrus_workflows import QUERIES, SIGNALS
 from screens.workflow_call import Call, WorkflowCallScreen
@@ -79,7 +80,7 @@ class WorkflowDetailScreen(Screen[None]):
         return self.app.ctx  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Workflow · {self.workflow_id}", id="wfd-title", markup=False)
+        yield Static(safe_text(f"Workflow · {self.workflow_id}"), id="wfd-title")
         yield WorkflowFacts("loading…", id="wfd-facts")
         yield Static("", id="wfd-output", markup=False)
         table: DataTable[str | Text] = DataTable(id="wfd-history", cursor_type="row")
@@ -117,7 +118,7 @@ class WorkflowDetailScreen(Screen[None]):
     def on_workflow_described(self, message: WorkflowDescribed) -> None:
         d = self.description = message.description
         self.query_one("#wfd-title", Static).update(
-            f"Workflow · {d.row.type} · {d.row.workflow_id}")
+            safe_text(f"Workflow · {d.row.type} · {d.row.workflow_id}"))
         palette = StatusPalette.for_app(self.app)
         self.query_one(WorkflowFacts).update(facts_text(d, palette, self.ctx.clock()))
         table = self.query_one(DataTable)
@@ -127,16 +128,16 @@ class WorkflowDetailScreen(Screen[None]):
             # Workflow-task events are the SDK's bookkeeping: shown, but quietly.
             style = palette.muted if line.kind.startswith("WorkflowTask") else ""
             table.add_row(str(line.event_id), short_time(line.at, now),
-                          Text(line.kind, style=style), Text(line.text, style=style))
+                          safe_text(line.kind, 200, style=style), safe_text(line.text, style=style))
 
     def on_workflow_detail_failed(self, message: WorkflowDetailFailed) -> None:
         self._output(f"cannot read {self.workflow_id}: {message.reason}", ok=False)
         if self.description is None:
-            self.query_one(WorkflowFacts).update(message.reason)
+            self.query_one(WorkflowFacts).update(safe_text(message.reason, multiline=True))
 
     def _output(self, text: str, ok: bool) -> None:
         out = self.query_one("#wfd-output", Static)
-        out.update(text)
+        out.update(safe_text(text, multiline=True))  # query results and errors: the workflow's
         out.display = True
         out.set_class(not ok, "-failed")
 

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from console.masking import safe_text
 from console.temporal.filter_text import format_filter, parse_filter
 from console.temporal.types import STATUSES, ListFilter, TemporalError, WorkflowPage
 from widgets.status_style import StatusPalette
@@ -144,7 +145,7 @@ class WorkflowsScreen(Screen[None]):
         self.query_one(WorkflowTable).show(message.page.rows, StatusPalette.for_app(self.app),
                                           self.ctx.clock())
         note = self.query_one("#wf-note", Static)
-        note.update(message.page.note)
+        note.update(safe_text(message.page.note))
         note.display = bool(message.page.note)
         self._title()
 
@@ -166,7 +167,7 @@ class WorkflowsScreen(Screen[None]):
         if backend is not None and self._retry_at is not None:
             wait = max(0, math.ceil(self._retry_at - self.monotonic()))
             text = f"Temporal at {backend.address} unreachable: {reason} · retrying in {wait}s"
-        self.query_one("#wf-problem", Static).update(text)
+        self.query_one("#wf-problem", Static).update(safe_text(text))
         self.set_class(True, "-problem")
         self.set_class(self.page is not None, "-stale")
         self._title()
@@ -184,7 +185,7 @@ class WorkflowsScreen(Screen[None]):
             parts.append("refreshing…")
         elif self.problem and self.page is not None:
             parts.append("stale")
-        self.query_one("#wf-title", Static).update(" · ".join(parts))
+        self.query_one("#wf-title", Static).update(safe_text(" · ".join(parts)))
 
     # --- keys -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.widgets import ProgressBar, RichLog, Static
 
 from actions.base import Progress, Step
+from console.masking import safe_str, safe_text
 from widgets.status_style import StatusPalette, Tone
 
 _TONES: dict[str, Tone] = {
@@ -60,7 +61,7 @@ class ActionProgress(Vertical):
         plan = Text(style=muted)
         for number, step in enumerate(self.plan, 1):
             detail = f"  [{step.detail}]" if step.detail and wide else ""
-            plan.append(f"{number:>3}. {step.title}{detail}\n")
+            plan.append(safe_str(f"{number:>3}. {step.title}{detail}") + "\n")
         plan.rstrip()
         self.query_one("#action-plan", Static).update(plan)
 
@@ -71,7 +72,8 @@ class ActionProgress(Vertical):
         """Render one event: a log line, and the bar moves when a step finishes."""
         self.events.append(event)
         palette = StatusPalette.for_app(self.app)
-        self.query_one(RichLog).write(Text(event.line(), style=palette.tone(_TONES[event.kind])))
+        self.query_one(RichLog).write(
+            safe_text(event.line(), style=palette.tone(_TONES[event.kind]), multiline=True))
         if event.kind in _FINISHING and event.step and event.step not in self._finished:
             self._finished.add(event.step)
             self.finished_steps = len(self._finished)
@@ -91,4 +93,4 @@ class ActionProgress(Vertical):
             return
         counts = f"{self.finished_steps}/{len(self.plan)} steps"
         text = f"{counts} · {self.state_text}" if self.state_text else counts
-        self.query_one("#action-state", Static).update(text)
+        self.query_one("#action-state", Static).update(safe_text(text))

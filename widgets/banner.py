@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from console.masking import safe_str
 
 _RUNTIME_LABELS = {
     "docker": "Docker daemon",
@@ -76,7 +78,7 @@ class DegradedBanner(Widget):
 
     def render(self) -> Text:
         """Shorten the reason, never the countdown: when we retry matters most."""
-        link = self.link
+        link = replace(self.link, problem=safe_str(self.link.problem))  # a daemon's words
         label = f"{runtime_label(link.runtime)} unreachable"
         # The runtime's own message often says it already ("Docker daemon unreachable at
         # unix:///...: connection refused"): say it once.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
+from console.masking import safe_str
 from console.stats import UsageBoard, sort_value
 from console.status_types import ServiceStatus, StackStatus
 from widgets.status_style import (
@@ -108,11 +109,13 @@ def service_cells(
     )
     latency_tone: Tone = "warn" if (service.latency_ms or 0) >= 1000 else "muted"
     return {
-        "service": Text(service.name, style=_name_style(service, palette, highlighted)),
-        "tier": Text(service.tier, style=palette.muted),
+        "service": Text(safe_str(service.name, 200),
+                        style=_name_style(service, palette, highlighted)),
+        "tier": Text(safe_str(service.tier, 200), style=palette.muted),
         "state": Text(state_text(service), style=palette.tone(state_tone(service.state))),
         "health": Text(
-            _health_word(service.health), style=palette.tone(health_tone(service.health))
+            safe_str(_health_word(service.health), 200),
+            style=palette.tone(health_tone(service.health)),
         ),
         "port": Text(format_ports(service.ports)),
         "host": Text(host, style=palette.tone(host_tone)),
@@ -147,7 +150,7 @@ def issues_text(service: ServiceStatus, palette: StatusPalette, spell_out: bool 
         text.append(ROOT_CAUSE_TEXT if spell_out else ROOT_CAUSE_GLYPH, style=palette.bad)
         if service.issues:
             text.append(" · " if spell_out else " ")
-    text.append("; ".join(service.issues))
+    text.append(safe_str("; ".join(service.issues), 1000))  # said by services: escapes, secrets
     return text
 
 
@@ -158,7 +161,7 @@ def tier_cells(
     up = sum(1 for s in members if s.operational)
     tone: Tone = "ok" if up == len(members) else ("bad" if up == 0 else "warn")
     return {
-        "service": Text(tier.upper(), style=palette.info),
+        "service": Text(safe_str(tier.upper(), 200), style=palette.info),
         "state": Text(f"{up}/{len(members)} up", style=palette.tone(tone)),
     }
 

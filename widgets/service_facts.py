@@ -2,7 +2,8 @@
 
 The detail screen is a stack of these. They are plain functions of the data (no widget
 state), so a refresh simply re-renders them, and every text that a service produced goes
-through `sanitize` (masked, terminal-safe) before it is shown.
+through the untrusted-text boundary (`sanitize`, `safe_str`, `safe_text`: masked,
+terminal-safe, never markup) before it is shown.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from console.masking import sanitize
+from console.masking import safe_str, safe_text, sanitize
 from console.runtime.base import ContainerState, LogLine, Workload
 from console.status_types import ServiceStatus, StackStatus
 from widgets.status_style import (
@@ -34,13 +35,14 @@ def summary_text(service: ServiceStatus, palette: StatusPalette) -> Text:
     """Two lines: what it is, and how it is."""
     ports = ", ".join(str(p) for p in service.ports) or "none"
     text = Text()
-    text.append(service.name, style=palette.info)
+    text.append(safe_str(service.name, 200), style=palette.info)
     text.append(
-        f"  tier {service.tier} · phase {service.phase} · ports {ports}", style=palette.muted
+        safe_str(f"  tier {service.tier} · phase {service.phase} · ports {ports}"),
+        style=palette.muted,
     )
     text.append("\n")
     text.append(state_text(service), style=palette.tone(state_tone(service.state)))
-    text.append(f"  runtime {service.runtime_state} · health {service.health}")
+    text.append(safe_str(f"  runtime {service.runtime_state} · health {service.health}"))
     text.append(f" · up {format_uptime(service.uptime_s)} · restarts {service.restart_count}")
     return text
 
@@ -92,7 +94,7 @@ def container_table(container: ContainerState | None, palette: StatusPalette) ->
     grid.add_column(style=palette.muted, no_wrap=True)
     grid.add_column(overflow="fold")
     for label, value in _container_facts(container):
-        grid.add_row(label, sanitize(value, limit=200))
+        grid.add_row(label, Text(sanitize(value, limit=200)))  # a str cell would be markup
     return grid
 
 
@@ -155,11 +157,11 @@ def dependencies_text(service: ServiceStatus, status: StackStatus, palette: Stat
         met = dep not in service.unmet_deps  # the engine judged the edge by its condition
         mark, tone = flag_text(met)
         text.append(f"{mark} ", style=palette.tone(tone))
-        text.append(dep)
+        text.append(safe_str(dep, 200))
         state = dep_status.state.label if dep_status else "not in stack"
         text.append(f"  {'met' if met else 'not met'} · {state}\n", style=palette.muted)
     if service.blocked_by:
-        text.append("blocked by " + " ← ".join(service.blocked_by), style=palette.warn)
+        text.append(safe_str("blocked by " + " ← ".join(service.blocked_by)), style=palette.warn)
     text.rstrip()
     return text
 
@@ -167,7 +169,7 @@ def dependencies_text(service: ServiceStatus, status: StackStatus, palette: Stat
 def names_text(names: Iterable[str], palette: StatusPalette, empty: str = "none") -> Text:
     """A comma-separated list of service names, or a muted `none`."""
     names = list(names)
-    return Text(", ".join(names)) if names else Text(empty, style=palette.muted)
+    return safe_text(", ".join(names)) if names else Text(empty, style=palette.muted)
 
 
 def dependents_of(name: str, status: StackStatus) -> list[str]:
@@ -176,8 +178,8 @@ def dependents_of(name: str, status: StackStatus) -> list[str]:
 
 def log_text(lines: list[LogLine] | str, palette: StatusPalette) -> Text:
     """The last log lines, or why there are none (a failure is a line, not a crash)."""
-    if isinstance(lines, str):
-        return Text(lines, style=palette.muted)
+    if isinstance(lines, str):  # why there are none: a runtime's error, said as it said it
+        return safe_text(lines, style=palette.muted)
     if not lines:
         return Text("no log lines", style=palette.muted)
     text = Text(no_wrap=True, overflow="ellipsis")

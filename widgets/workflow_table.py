@@ -1,7 +1,9 @@
 """The workflows list: status (glyph + word), type, id, run id, start, close, task queue.
 
 Statuses get tones like services do, so a failed workflow reads as bad in any theme and,
-through its glyph, without colour. Row keys are `workflow_id/run_id`.
+through its glyph, without colour. Row keys are `workflow_id/run_id`. Every cell is a Rich
+`Text` from the untrusted-text boundary: a workflow id or type with `[/oops]` in it is shown
+literally (a str cell would be parsed as markup and crash the screen).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import DataTable
 
+from console.masking import safe_text
 from console.temporal.types import WorkflowRow
 from widgets.status_style import StatusPalette, Tone
 
@@ -30,7 +33,7 @@ COLUMNS = (("Status", "status"), ("Type", "type"), ("Workflow ID", "id"), ("Run"
 def status_text(status: str, palette: StatusPalette) -> Text:
     """`✘ failed` in the tone of its status."""
     tone = STATUS_TONES.get(status, "muted")
-    return Text(f"{_GLYPHS.get(status, '·')} {status}", style=palette.tone(tone))
+    return safe_text(f"{_GLYPHS.get(status, '·')} {status}", 100, style=palette.tone(tone))
 
 
 def short_time(at: datetime | None, now: datetime | None = None) -> str:
@@ -70,8 +73,10 @@ class WorkflowTable(DataTable[str | Text]):
         self.rows_shown = list(rows)
         for row in rows:
             self.add_row(
-                status_text(row.status, palette), row.type, row.workflow_id, row.run_id[:8],
-                short_time(row.start, now), short_time(row.close, now), row.task_queue or "—",
+                status_text(row.status, palette),
+                *(safe_text(cell, 300) for cell in (
+                    row.type, row.workflow_id, row.run_id[:8], short_time(row.start, now),
+                    short_time(row.close, now), row.task_queue or "—")),
                 key=row_key(row),
             )
         if selected is not None and selected in self.rows_shown:
