@@ -46,8 +46,7 @@ def new_runtime(owner: RuntimeOwner) -> Runtime:
     with _lock:
         _owners.add(owner)
         _hook()
-    # No worker runs in the console: worker heartbeats would only start another timer task.
-    return Runtime(telemetry=TelemetryConfig(), worker_heartbeat_interval=None)
+    return Runtime(telemetry=TelemetryConfig())
 
 
 def shared() -> Runtime:
@@ -57,7 +56,7 @@ def shared() -> Runtime:
 
     with _lock:
         if _shared is None:
-            _shared = Runtime(telemetry=TelemetryConfig(), worker_heartbeat_interval=None)
+            _shared = Runtime(telemetry=TelemetryConfig())
             _hook()
         return _shared
 
