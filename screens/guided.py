@@ -101,7 +101,7 @@ def open_portproxy(app: VextrusApp) -> None:
         if not action.planned:
             app.notify("portproxy: nothing to forward", severity="information")
             return
-        app.push_screen(ActionScreen(action))
+        _next_in_chain(app, ActionScreen(action))
 
     app.push_screen(ActionScreen(diagnose, follow_up=("start forwarders", fix)))
 
@@ -131,9 +131,9 @@ def open_secrets(app: VextrusApp) -> None:
         except ActionError as exc:
             app.notify(str(exc), severity="error")
             return
-        app.push_screen(ActionScreen(action, details=[f"! {w}" for w in warnings],
-                                     follow_up=("apply ${VAR} to the compose file", apply)
-                                     if compose else None))
+        _next_in_chain(app, ActionScreen(action, details=[f"! {w}" for w in warnings],
+                                         follow_up=("apply ${VAR} to the compose file", apply)
+                                         if compose else None))
 
     def apply(_screen: ActionScreen) -> None:
         assert compose is not None
@@ -150,9 +150,15 @@ def open_secrets(app: VextrusApp) -> None:
         if not plan.changed:
             app.notify(f"{compose}: no hardcoded secret left to rewrite")
             return
-        app.push_screen(ActionScreen(action, details=plan.diff(False).splitlines()))
+        _next_in_chain(app, ActionScreen(action, details=plan.diff(False).splitlines()))
 
     app.push_screen(ActionScreen(scan, follow_up=(f"generate {env_path}", generate)))
+
+
+def _next_in_chain(app: VextrusApp, step: ActionScreen) -> None:
+    """A guided chain's next step takes the place of the step before it: one `esc` goes
+    back to where the chain started, not one per step."""
+    app.switch_screen(step)
 
 
 def _compose_file(given: str | None) -> Path | None:

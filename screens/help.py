@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from widgets.status_style import StatusPalette
+from widgets.status_style import StatusPalette, glyph_legend
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = self._title
             box.border_subtitle = "esc to close"
             yield Static(id="help-table")
+            yield Static(id="help-legend")
 
     def on_mount(self) -> None:
         palette = StatusPalette.for_app(self.app)
@@ -89,3 +90,14 @@ class HelpScreen(ModalScreen[None]):
                 group = entry.group
             table.add_row(entry.keys, entry.description, entry.binding_id)
         self.query_one("#help-table", Static).update(table)
+        self.query_one("#help-legend", Static).update(legend_text(palette))
+
+
+def legend_text(palette: StatusPalette) -> Text:
+    """What each glyph of the matrix and the graph means, after the keys (wrapped)."""
+    text = Text("\nGlyphs\n", style=palette.muted + Style(bold=True))
+    for glyph, meaning, tone in glyph_legend():
+        text.append(f"{glyph:<13}", style=palette.tone(tone))
+        text.append(meaning + "\n", style=Style())
+    text.rstrip()
+    return text

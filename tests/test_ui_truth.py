@@ -5,16 +5,22 @@ column at 80x24, and a legend of the glyphs in help."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 from textual.widgets import Static
 
+from screens.confirm import ConfirmScreen
 from screens.detail import DetailScreen
+from screens.help import HelpScreen
 from screens.logs import LogsScreen
+from screens.matrix import MatrixScreen
 from tests.test_ui_graph_logs import HostApp, ListRuntime, settle_logs
 from tests.test_ui_matrix import new_app, settle, text_of
 from widgets.log_view import LogView
+from widgets.service_cells import TIER_ROW_PREFIX
+from widgets.status_style import glyph_legend
 
 
 async def test_details_of_a_healthy_service_name_what_would_go_if_it_failed():
@@ -75,3 +81,79 @@ async def test_wrapped_log_lines_lose_no_character_at_any_wrap_point(size) -> No
         assert room < size[0] - indent  # a scrollbar is there, taking columns
         pieces = [row[indent:indent + room] for row in first]  # left of the scrollbar
         assert "".join(pieces).rstrip() == NAMED_TYPES
+
+
+# --- the matrix at 80x24: cursor, Issues column, legend, guided chains ---------------------
+
+
+async def test_after_a_filter_the_cursor_lands_on_a_service_row_never_a_tier_header():
+    app = new_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await settle(pilot, app)
+        for _ in range(6):  # down into the middle of the table, past a few tier headers
+            await pilot.press("j")
+        assert table.selected_service is not None
+        await pilot.press("slash", *"observability", "enter")
+        assert table.row_keys[0].startswith(TIER_ROW_PREFIX)  # the tier header is shown...
+        assert table.selected_service == table.service_keys[0]  # ...the cursor is not on it
+        await pilot.press("k")  # up from the first service: the header is stepped over
+        assert table.selected_service == table.service_keys[0]
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, MatrixScreen)  # restart asked about a service
+        await pilot.press("escape")
+
+
+async def test_at_80x24_the_issues_column_gets_the_width_and_says_the_issue():
+    app = new_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await settle(pilot, app)
+        widths = {c.key: c.width for c in table._columns}
+        assert widths["issues"] >= 32
+        assert set(widths) == {"service", "state", "port", "issues"}
+        await pilot.pause()
+        rows = "\n".join(visible_lines(app))
+        assert "◆ restart loop: 7 restarts in 4" in rows  # 20 cells showed "◆ restart loop: 7"
+
+
+async def test_help_has_a_legend_of_every_glyph():
+    app = new_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        table = " ".join(text_of(app.screen.query_one("#help-legend", Static)).split())
+        assert "Glyphs" in table
+        for glyph, meaning, _ in glyph_legend():
+            assert f"{glyph} {meaning}" in table
+        assert "◆" in table and "root cause: failing while its dependencies are fine" in table
+
+
+async def test_esc_from_a_guided_chain_returns_to_where_it_started(tmp_path, monkeypatch):
+    """Secrets: scan -> generate; one esc back to the matrix, not one per step."""
+    from dataclasses import replace as dc_replace
+
+    from console.factory import build_app
+    from screens.action import ActionScreen
+    from tests.test_ui_actions import until
+    from tests.ui_data import make_context
+
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text((Path(__file__).parent / "data" / "compose-realistic.yml").read_text())
+    monkeypatch.chdir(tmp_path)
+    app = build_app(dc_replace(make_context(), compose_path=str(compose)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.result != "", "scan finished")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "generate confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.action.name == "secrets-generate"
+                    and app.screen.result != "", "generate finished")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MatrixScreen)

@@ -64,7 +64,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("latency", "Latency", 7, 7),
     Column("issues", "Issues", 0, 0),
 )
-ISSUES_MIN_WIDTH = 20
+# At 80x24 the issue in words is what the operator reads: it keeps 32 cells before any
+# optional column (the port first; reachability and deps are said in the issue too).
+ISSUES_MIN_WIDTH = 32
 ROOT_CAUSE_WIDTH = 40  # Issues narrower than this mark root causes with the glyph only
 
 

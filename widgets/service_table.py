@@ -135,6 +135,25 @@ class ServiceTable(DataTable[Text]):
     def validate_sort_mode(self, mode: str) -> str:
         return mode if mode in SORT_MODES else "tier"
 
+    def validate_cursor_coordinate(self, value: Coordinate) -> Coordinate:
+        """The cursor rests on service rows only: a tier header is stepped over in the
+        direction the cursor moved (so `r`, `l`, enter always have a service)."""
+        value = super().validate_cursor_coordinate(value)
+        step = 1 if value.row >= self.cursor_coordinate.row else -1
+        row = self._service_row_near(value.row, step)
+        return value if row is None or row == value.row else Coordinate(row, value.column)
+
+    def _service_row_near(self, row: int, step: int) -> int | None:
+        """The first service row from `row` on in the direction `step`, else the other way."""
+        rows = self.ordered_rows
+        for direction in (step, -step):
+            at = row
+            while 0 <= at < len(rows):
+                if not str(rows[at].key.value).startswith(TIER_ROW_PREFIX):
+                    return at
+                at += direction
+        return None
+
     # --- what the screen asks ---------------------------------------------------------
 
     @property
@@ -177,8 +196,11 @@ class ServiceTable(DataTable[Text]):
         if status is None or not self._columns:
             return
         plan = row_plan(status, self.filter_text, self.sort_mode, self.usage)
-        keep = keep or self.selected_key or next((k for k, t in plan if t is None), None)
         wanted = {key for key, _ in plan}
+        keep = keep or self.selected_key
+        if keep is None or keep not in wanted or keep.startswith(TIER_ROW_PREFIX):
+            # Filtered away (or a header): the first service shown, never a tier header.
+            keep = next((k for k, t in plan if t is None), None)
         for key in [k for k in self.row_keys if k not in wanted]:
             self.remove_row(key)
         blast = self._blast_set(status)
@@ -244,6 +266,8 @@ class ServiceTable(DataTable[Text]):
             self.sort("service", key=lambda cell: rank[id(cell)])
         if keep is not None and keep in self.rows and keep != self.selected_key:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
+        elif self.selected_key is not None and self.selected_key.startswith(TIER_ROW_PREFIX):
+            self.move_cursor(row=self.cursor_row, animate=False)  # validated onto a service
 
 
 def _steady(shown: float | None, new: float | None) -> bool:

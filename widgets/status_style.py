@@ -49,7 +49,20 @@ def state_glyph(service: ServiceStatus) -> str:
 
 def state_text(service: ServiceStatus) -> str:
     """`✘ Exited`, `◆ Restarting`: glyph plus the state's label."""
-    return f"{state_glyph(service)} {service.state.label}"
+    return f"{state_glyph(service)} {service.label}"
+
+
+def glyph_legend() -> list[tuple[str, str, Tone]]:
+    """(glyph, meaning, tone) for every glyph the matrix and the graph draw, from the same
+    tables that draw them: help shows it, so a glyph never needs guessing."""
+    rows: list[tuple[str, str, Tone]] = []
+    for tone in ("ok", "warn", "bad", "muted"):
+        states = [s.value for s in State if _STATE_TONES[s] == tone]
+        rows.append((_GLYPHS[tone], ", ".join(states), tone))
+    rows.append((ROOT_CAUSE_GLYPH, "root cause: failing while its dependencies are fine",
+                 "bad"))
+    rows.append(("✔ ✘ ·", "Host, Inside, Deps: yes, no, not probed", "info"))
+    return rows
 
 
 def health_tone(health: str) -> Tone:
