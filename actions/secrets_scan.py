@@ -69,15 +69,20 @@ ARGV_KEYS = frozenset({"command", "entrypoint", "test"})
 WEAK_LENGTH = 12  # below this a password in a .env file is reported as weak
 REUSE_MIN_LENGTH = 8  # shorter values repeat by accident (user names, host names)
 
+# Each pattern below costs at most a bounded look-ahead per starting point, so a scalar of
+# any size is scanned in linear time (a 20 KB word followed by a URL took 22 s before).
 _URL_RE = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<user>[^:/@\s'\"]*):(?P<val>[^@/\s'\"]+)@")
+    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://"
+    r"(?P<user>[^:/@\s'\"]*):(?P<val>[^@/\s'\"]+)@")
 _VALUE = r"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|'\"]+)"
 _INLINE_RE = re.compile(r"(?<![\w$.\-])(?P<key>[A-Za-z_][A-Za-z0-9_]*)=" + _VALUE)
 _FLAG_RE = re.compile(r"(?<![\w\-])(?P<flag>--?[A-Za-z][\w\-]*)(?:=|[ \t]+)" + _VALUE)
-_REDIS_CLI_RE = re.compile(r"\bredis-cli\b[^|;&\n]*?[ \t]-a[ \t]+(?P<val>[^\s;&|'\"]+)")
+_REDIS_CLI_RE = re.compile(r"\bredis-cli\b[^|;&\n]{0,200}?[ \t]-a[ \t]+(?P<val>[^\s;&|'\"]+)")
 _CURL_USER_RE = re.compile(
-    r"\bcurl\b[^|;&\n]*?[ \t](?:-u|--user)[ \t=]+(?P<user>[^\s:;&|'\"]+):(?P<val>[^\s;&|'\"]+)")
-_FALLBACK_RE = re.compile(r"\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*):?-(?P<val>[^}]*)\}")
+    r"\bcurl\b[^|;&\n]{0,200}?[ \t](?:-u|--user)[ \t=]+(?P<user>[^\s:;&|'\"]+):"
+    r"(?P<val>[^\s;&|'\"]+)")
+_FALLBACK_RE = re.compile(
+    r"\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*):?-(?P<val>(?:[^}\n$]|\$\$){0,512})\}")
 _DEFAULT_RE = re.compile(
     r"(?<![A-Za-z0-9_])(?:" + "|".join(sorted(map(re.escape, DISTINCTIVE_DEFAULTS))) +
     r")(?![A-Za-z0-9_])", re.IGNORECASE)

@@ -58,8 +58,8 @@ def load_yaml(text: str, loader: Loader = yaml.SafeLoader) -> Any:
         return yaml.load(text, Loader=bounded(loader))  # noqa: S506 - a SafeLoader subclass
     except YamlLimitError:
         raise
-    except yaml.MarkedYAMLError:
-        _raise_python_error(text, loader)
+    except yaml.MarkedYAMLError as exc:
+        _raise_python_error(text, loader, exc)
         raise
 
 
@@ -69,15 +69,19 @@ def compose_yaml(text: str, loader: Loader = yaml.SafeLoader) -> Node | None:
         return yaml.compose(text, Loader=bounded(loader))
     except YamlLimitError:
         raise
-    except yaml.MarkedYAMLError:
-        _raise_python_error(text, loader)
+    except yaml.MarkedYAMLError as exc:
+        _raise_python_error(text, loader, exc)
         raise
 
 
-def _raise_python_error(text: str, loader: Loader) -> None:
+def _raise_python_error(text: str, loader: Loader, exc: yaml.MarkedYAMLError) -> None:
     """A syntax error as PyYAML's own parser words it ("expected <block end>, but found
     ..."), the wording users and tests know; libyaml words the same errors differently.
-    Only on the error path, so the faster parser still reads every valid file."""
+    Only on the error path, so the faster parser still reads every valid file. libyaml's
+    own depth limit (1000 flow levels) is ours, said our way: the Python scanner would take
+    quadratic time to get there."""
+    if "maximum nesting depth" in str(exc.problem):
+        raise YamlLimitError(_too_deep(), exc.problem_mark) from None
     if _CPARSER is not None:
         yaml.compose(text, Loader=_python(loader))
 

@@ -897,6 +897,20 @@ def test_hostile_yaml_is_refused_in_one_line(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.parametrize("value", [
+    "a" * 200_000 + " postgres://u:hunter22@db/x",  # a long word, then a URL
+    "${A_PASSWORD:-x " * 20_000, "redis-cli " * 20_000, "curl " * 20_000,
+    "--password " * 20_000, "A=" * 50_000, "Ab1" * 100_000,
+], ids=["word-then-url", "open-fallbacks", "redis-cli", "curl", "flags", "inline", "token"])
+def test_one_huge_scalar_is_scanned_in_linear_time(value: str) -> None:
+    """Each detector looks a bounded distance ahead of each starting point (the URL pattern
+    once tried every letter of a 20 KB word as a scheme: 22 s). A quadratic detector would
+    keep this test running for hours; it ends in seconds."""
+    text = "services:\n  a:\n    command: '" + value.replace("'", "''") + "'\n"
+    findings = scan_compose_text(text, "big.yml").findings
+    assert all(f.line == 3 for f in findings)
+
+
 def test_anchors_and_merge_keys_within_the_limits_still_load(tmp_path: Path) -> None:
     common = "x-env: &env\n  LOG_LEVEL: info\n  API_TOKEN: Zx81kQm2Lp0aVb7Rt5Yw\n"
     services = "".join(f"  s{i}:\n    environment:\n      <<: *env\n" for i in range(2000))
