@@ -10,12 +10,14 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.factory import AppContext
 from console.masking import echo
-from console.readiness import Inputs, Scorecard, evaluate
-from console.readiness.report import as_json, cli_lines, markdown
-from console.stats import UsageBoard, UsageTracker
+
+if TYPE_CHECKING:  # imported when the command runs: httpx costs ~0.5 s at every start
+    from console.readiness import Scorecard
+    from console.stats import UsageBoard
 
 AddCommon = Callable[[argparse.ArgumentParser, bool], None]
 DEFAULT_COMPOSE = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -43,6 +45,8 @@ def compose_path(ctx: AppContext) -> Path | None:
 
 async def usage_board(ctx: AppContext, gap: float = 1.0) -> UsageBoard | None:
     """Two rounds of the runtime's usage (CPU is a rate), or None where it has none."""
+    from console.stats import UsageTracker
+
     usage = getattr(ctx.runtime, "usage", None)
     if usage is None:
         return None
@@ -53,6 +57,8 @@ async def usage_board(ctx: AppContext, gap: float = 1.0) -> UsageBoard | None:
 
 
 async def scorecard(ctx: AppContext, timeout: float) -> Scorecard:
+    from console.readiness import Inputs, evaluate
+
     try:
         status = await ctx.monitor.refresh()
         board = await usage_board(ctx)
@@ -66,6 +72,8 @@ async def scorecard(ctx: AppContext, timeout: float) -> Scorecard:
 
 
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
+    from console.readiness.report import as_json, cli_lines, markdown
+
     try:
         card = asyncio.run(scorecard(ctx, args.timeout))
     finally:
