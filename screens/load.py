@@ -64,7 +64,7 @@ def render_live(snap: LoadSnapshot, palette: StatusPalette) -> Text:
                 f"throughput {snap.throughput:6.0f} req/s\n")
     text.append(f"requests {snap.completed}   ok {snap.ok}   ")
     text.append(f"errors {errors}", style=palette.bad if errors else palette.muted)
-    text.append(f"   in flight {snap.in_flight}   backlog {snap.backlog}   "
+    text.append(f"\nin flight {snap.in_flight}   backlog {snap.backlog}   "
                 f"connections {snap.connections}\n\n")
     text.append_text(_latency_row(snap.latency_ms, palette))
     text.append_text(_errors(snap.errors, palette))
@@ -228,6 +228,7 @@ class LoadScreen(Screen[None]):
         if not self.running:
             return
         snap = message.snapshot
+        self._title(f"running {snap.elapsed:.0f}s of {snap.duration:g}s · esc stops")
         self.query_one(ProgressBar).update(progress=100 * snap.fraction)
         self.query_one("#load-panel", Static).update(
             render_live(snap, StatusPalette.for_app(self.app)))

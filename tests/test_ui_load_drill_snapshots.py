@@ -15,10 +15,10 @@ import pytest
 from actions.base import Progress
 from actions.drill_report import DrillReport
 from console.factory import build_app
-from console.loadgen import LoadResult, Verdict
+from console.loadgen import LoadResult, LoadSnapshot, Verdict
 from screens.confirm import ConfirmScreen
 from screens.drill import DrillScreen
-from screens.load import LoadScreen
+from screens.load import LoadScreen, LoadTicked
 from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled
 from tests.ui_data import make_context
@@ -69,6 +69,24 @@ def test_load_plan(snap_compare, size):
 def test_load_result(snap_compare, size):
     async def run_before(pilot) -> None:
         await _load_screen(pilot, finished=True)
+
+    assert snap_compare(build_app(make_context()), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_load_live(snap_compare, size):
+    async def run_before(pilot) -> None:
+        await _settled(pilot)
+        screen = LoadScreen(target=URL)
+        await pilot.app.push_screen(screen)
+        await settle(pilot, lambda: screen.spec is not None, "the load plan")
+        screen.running = True
+        screen.on_load_ticked(LoadTicked(LoadSnapshot(
+            elapsed=12.0, planned=13200, completed=13105, ok=13080,
+            errors={"HTTP 503": 19, "timeout": 6}, throughput=1094.0,
+            latency_ms={"p50": 38.5, "p90": 120.2, "p95": 260.7, "p99": 640.0, "max": 1830.2},
+            in_flight=71, backlog=24, connections=96, duration=30.0)))
+        await pilot.pause()
 
     assert snap_compare(build_app(make_context()), terminal_size=size, run_before=run_before)
 
