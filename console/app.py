@@ -30,7 +30,7 @@ from console.forwarder import ForwarderManager
 from console.masking import safe_str
 from console.readiness.model import Scorecard
 from console.runtime.base import StreamStatus
-from console.runtime.usage import UsageSource
+from console.runtime.usage import UsageReport, UsageSource
 from console.stats import SAMPLE_SECONDS, UsageBoard, UsageTracker
 from console.status_types import StackStatus
 from screens.help import HelpScreen, help_entries
@@ -286,7 +286,10 @@ class VextrusApp(App[None]):
     async def _usage_worker(self) -> None:
         try:
             runtime = cast(UsageSource, self.ctx.runtime)
-            report = await runtime.usage(self.ctx.stack.services)
+            try:
+                report = await runtime.usage(self.ctx.stack.services)
+            except Exception as exc:  # said on the resources screen, never a crash
+                report = UsageReport(unavailable=safe_str(exc, 200) or type(exc).__name__)
             self.post_message(UsageSampled(self._usage.add(report)))
         finally:
             self._sampling = False

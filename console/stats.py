@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from console.runtime.usage import ReplicaUsage, UsageReport
 
-SAMPLE_SECONDS = 3.0
-HISTORY = 200  # ten minutes at one round every three seconds
+# One round every 5 s: an idle console with 40 services stays well under 3 % of a core
+# (bench/stats_idle.py), and ten minutes of history fit in HISTORY points.
+SAMPLE_SECONDS = 5.0
+HISTORY = 120
 
 
 @dataclass(frozen=True)

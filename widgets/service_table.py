@@ -124,8 +124,22 @@ class ServiceTable(DataTable[Text]):
         self._sync()
 
     def watch_usage(self) -> None:
-        if not self._layout():
+        """A sampling round (every few seconds): only the CPU and Mem cells are looked at,
+        unless the columns come or go or the rows are sorted by them."""
+        if self._layout():
+            return
+        if self.sort_mode in USAGE_SORTS:
             self._sync()
+            return
+        shown = [c.key for c in self._columns if c.key in USAGE_COLUMNS]
+        if not shown or self.status is None:
+            return
+        for key in self.service_keys:
+            cells: dict[str, Text] = {}
+            self._usage_into(key, cells)
+            for column in shown:
+                if not _same(self.get_cell(key, column), cells[column]):
+                    self.update_cell(key, column, cells[column])
 
     @property
     def measuring(self) -> bool:

@@ -20,7 +20,8 @@ CPU_WARN, MEMORY_WARN, BAD = 70.0, 80.0, 95.0
 # A figure that moves less than this keeps its cell: a calm console repaints nothing.
 CPU_STEADY_POINTS = 0.5
 CPU_STEADY_SHARE = 0.25
-MEMORY_STEADY_SHARE = 0.02
+MEMORY_STEADY_SHARE = 0.05
+MEMORY_STEADY_BYTES = 1 << 20  # a small process's resident set breathes by many KiB
 
 
 def sparkline(values: Sequence[float], width: int, ceiling: float | None = None,
@@ -91,7 +92,7 @@ def steady(shown: Usage | None, new: Usage | None) -> bool:
     if shown is None or new is None:
         return shown is new
     return _close(shown.cpu_percent, new.cpu_percent, CPU_STEADY_POINTS, CPU_STEADY_SHARE) \
-        and _close(shown.memory, new.memory, 0, MEMORY_STEADY_SHARE) \
+        and _close(shown.memory, new.memory, MEMORY_STEADY_BYTES, MEMORY_STEADY_SHARE) \
         and shown.memory_limit == new.memory_limit
 
 

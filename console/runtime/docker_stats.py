@@ -61,7 +61,8 @@ class AsyncEngine:
         reused = bool(self._idle)
         conn = self._idle.pop() if reused else await self._open()
         try:
-            status, body = await asyncio.wait_for(_exchange(conn, path), REQUEST_TIMEOUT_S)
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                status, body = await _exchange(conn, path)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             conn[1].close()
             if not reused:

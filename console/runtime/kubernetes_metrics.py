@@ -42,9 +42,17 @@ def parse_quantity(text: object) -> float | None:
 
 def sample_metrics(runtime: Any, services: Sequence[Service]) -> UsageReport:
     """Blocking (a thread): one metrics list, mapped onto the services' pods."""
+    from console.runtime.base import RuntimeUnavailable
     from console.runtime.kubernetes_http import ApiError
+    from console.runtime.kubernetes_watch import wait_synced
 
-    runtime._ensure_started()
+    try:
+        informers = runtime._ensure_started()
+    except RuntimeUnavailable as exc:
+        return UsageReport(unavailable=str(exc), source=SOURCE)
+    # Pods map to services through the watched store: wait for its first list.
+    if not wait_synced([i for i in informers.values() if i.required], runtime.sync_timeout):
+        return UsageReport(unavailable="waiting for the API server's first lists", source=SOURCE)
     http = runtime.http
     if http is None:
         return UsageReport(unavailable="no cluster", source=SOURCE)
