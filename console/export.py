@@ -137,7 +137,8 @@ def _md_row(s: ServiceStatus) -> str:
     else:
         deps = ", ".join(f"❌ {d}" if d in s.unmet_deps else d for d in s.depends_on)
     issues = "; ".join(s.issues) if s.issues else "None"
-    cells = [s.name, _MD_STATUS[s.state], _md_health(s), port, deps, issues]
+    state = "✅ Completed" if s.health == "completed" else _MD_STATUS[s.state]  # a job, done
+    cells = [s.name, state, _md_health(s), port, deps, issues]
     return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
 
 

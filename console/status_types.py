@@ -96,6 +96,11 @@ class ServiceStatus:
     def operational(self) -> bool:
         return self.state is State.OPERATIONAL
 
+    @property
+    def label(self) -> str:
+        """The state's label; a one-shot job that exited 0 reads "Completed", not "Running"."""
+        return "Completed" if self.health == "completed" else self.state.label
+
 
 @dataclass(frozen=True)
 class StackStatus:

@@ -224,8 +224,8 @@ def _state_line(svc: ServiceStatus | None) -> str:
     if svc is None:
         return "· no status yet"
     root = f" · {ROOT_CAUSE_TEXT}" if svc.root_cause else ""
-    words = svc.state.label
-    if words.lower() != svc.state.value.replace("-", " "):
+    words = svc.label
+    if words.lower() != svc.state.value.replace("-", " ") and svc.health != "completed":
         words += f" ({svc.state.value})"  # "Running (degraded)" says more than "Running"
     return f"{node_glyph(svc)} {words}{root}"
 

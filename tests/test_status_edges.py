@@ -67,8 +67,12 @@ def test_a_job_that_exited_0_is_completed_operational_and_unblocks_its_dependent
     migrate = status.get("migrate")
     assert migrate.state is State.OPERATIONAL and migrate.health == "completed"
     assert not migrate.root_cause
+    assert migrate.label == "Completed"  # not "Running": the matrix and the graph say so
     assert status.get("api").state is State.OPERATIONAL
     assert status.operational == 2
+    from console.export import status_to_markdown
+
+    assert "| migrate | ✅ Completed |" in status_to_markdown(status)
 
 
 def test_a_job_still_running_blocks_a_completed_successfully_edge():
