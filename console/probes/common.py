@@ -1,7 +1,8 @@
 """What every probe shares: the timeout, the stopwatch, error words and output hygiene.
 
 Each probe only says how to ask its question; `guarded()` makes every probe behave the same
-way around it: the check's own timeout, latency from `time.perf_counter`, no exception ever
+way around it: the check's own timeout, latency from `time.perf_counter` (or the time the
+probe took at the socket, which leaves out the console's own scheduling), no exception ever
 escapes (a failing probe is a result, not a crash of the refresh), and output and errors
 are masked, stripped of control characters and cut to a readable length.
 """
@@ -37,6 +38,9 @@ class Outcome:
     ok: bool
     output: str = ""
     error: str = ""
+    # The service's own time where the probe could take it at the socket (request sent to
+    # first response byte); None: the whole body's time is the latency.
+    socket_ms: float | None = None
 
 
 async def guarded(
@@ -57,6 +61,8 @@ async def guarded(
     except Exception as exc:
         outcome = Outcome(False, error=error_words(exc, check.timeout))
     latency_ms = (time.perf_counter() - started) * 1000
+    if outcome.socket_ms is not None:
+        latency_ms = outcome.socket_ms
     return ProbeResult(
         check=check,
         ok=outcome.ok,
