@@ -263,12 +263,16 @@ def _draft(source: str, names: Mapping[str, str], key: str, raw: Any) -> _Draft:
     edges = _depends_on(source, where, names, raw.get("depends_on") or [])
     ports = _ports(source, where, raw.get("ports") or [])
     host_net = raw.get("network_mode") == "host"
-    checks = _checks(source, where, raw.get("healthcheck"))
+    checks = tuple(c for c in (_on_host(c, raw, host_net)
+                               for c in _checks(source, where, raw.get("healthcheck")))
+                   if c is not None)
+    if host_net:  # no `ports:` with host networking: the healthcheck names the port
+        ports += tuple(c.port for c in checks if c.port and c.port not in ports)
     docker_healthcheck = _has_healthcheck(raw.get("healthcheck"))
     service = Service(
         name=names[key],
         ports=ports,
-        checks=tuple(c for c in (_on_host(c, raw, host_net) for c in checks) if c is not None),
+        checks=checks,
         depends_on=tuple(e.name for e in edges),
         edges=edges,
         runtime=RuntimeNames(compose=key),

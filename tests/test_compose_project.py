@@ -65,6 +65,7 @@ def test_the_model_is_what_compose_resolves():
     (check,) = api.checks
     assert (check.kind, check.host, check.port, check.where) == ("http", "127.0.0.1", 25412,
                                                                   "host")
+    assert api.ports == (25412,)  # host networking: the port its healthcheck names
     assert stack.service("db").docker_healthcheck and stack.service("db").checks == ()
 
 
