@@ -14,7 +14,7 @@ from datetime import datetime
 
 from console.export import status_to_markdown
 from console.journal import TimelineEntry
-from console.masking import safe_str
+from console.masking import LINE_LIMIT, safe_str
 from console.status_types import StackStatus
 
 
@@ -38,7 +38,8 @@ def build_report(
     parts += _issues(status)
     parts += _actions(actions)
     parts += _startup(startup_times)
-    return safe_str("\n".join(parts).rstrip() + "\n", multiline=True)
+    # Cells are bounded on their own; the last pass must not cut a table row in two.
+    return safe_str("\n".join(parts).rstrip() + "\n", 10 * LINE_LIMIT, multiline=True)
 
 
 def _issues(status: StackStatus) -> list[str]:

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from actions.bringup import Decision, Diagnosis
-from console.masking import safe_text
+from console.masking import safe_str
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -38,12 +38,12 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             # Questions and details name services, workflows and what they said: plain text.
-            yield Static(safe_text(self.question), id="confirm-question")
+            yield Static(safe_str(self.question), id="confirm-question", markup=False)
             with VerticalScroll(id="confirm-details"):
-                yield Static(safe_text("\n".join(self.details), multiline=True))
+                yield Static(safe_str("\n".join(self.details), multiline=True), markup=False)
             if self.typed is not None:
-                yield Static(safe_text(f"type {self.typed!r} and press enter to confirm, "
-                                       "esc to cancel"), id="confirm-hint")
+                yield Static(safe_str(f"type {self.typed!r} and press enter to confirm, "
+                                      "esc to cancel"), id="confirm-hint", markup=False)
                 yield Input(placeholder=self.typed, id="confirm-input")
             else:
                 yield Static("y  confirm    n / esc  cancel", id="confirm-hint")
@@ -63,7 +63,7 @@ class ConfirmScreen(ModalScreen[bool]):
             self.dismiss(True)
         else:
             self.query_one("#confirm-hint", Static).update(
-                safe_text(f"that is not {self.typed!r}: type it exactly, or esc to cancel")
+                safe_str(f"that is not {self.typed!r}: type it exactly, or esc to cancel")
             )
 
 
@@ -85,10 +85,11 @@ class DiagnosisScreen(ModalScreen[Decision]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Static(safe_text(f"{self.diagnosis.service} did not become healthy"),
-                         id="confirm-question")
+            yield Static(safe_str(f"{self.diagnosis.service} did not become healthy"),
+                         id="confirm-question", markup=False)
             with VerticalScroll(id="confirm-details"):  # exit code, log lines, failing probe
-                yield Static(safe_text("\n".join(self.diagnosis.lines()), multiline=True))
+                yield Static(safe_str("\n".join(self.diagnosis.lines()), multiline=True),
+                             markup=False)
             yield Static("r  retry    R  restart it    s  skip    a / esc  abort the phase",
                          id="confirm-hint")
 

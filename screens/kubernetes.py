@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 
 from actions.base import Action, ActionError
 from actions.kubernetes import MAX_REPLICAS, DeletePod, ProbeInside, Scale, autoscaler_note
-from console.masking import safe_text, sanitize
+from console.masking import safe_str, safe_text, sanitize
 from console.runtime.base import PodSummary, Workload
 from screens.action import ActionScreen
 
@@ -248,8 +248,8 @@ class ScaleScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="k8s-box"):
             yield Static(f"Scale {self.service}", id="k8s-question")
-            yield Static(safe_text("\n".join(replica_lines(self.workload)), multiline=True),
-                         id="k8s-facts")
+            yield Static(safe_str("\n".join(replica_lines(self.workload)), multiline=True),
+                         id="k8s-facts", markup=False)
             yield Input(str(self.workload.desired), type="integer", id="scale-input",
                         placeholder=f"replicas, 0 to {MAX_REPLICAS}",
                         validators=[Integer(0, MAX_REPLICAS)])
@@ -275,7 +275,7 @@ class ScaleScreen(ModalScreen[int | None]):
         text = autoscaler_note(self.workload.autoscaler, replicas)
         if replicas == self.workload.desired:
             text = f"already {replicas} desired" + (f"; {text}" if text else "")
-        note.update(safe_text(f"! {text}" if text else ""))
+        note.update(safe_str(f"! {text}" if text else ""))  # markup=False: plain text
         note.set_classes("-warn" if text else "")
 
     @staticmethod
