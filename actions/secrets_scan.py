@@ -625,7 +625,7 @@ class EnvEntry:
 
 
 _ENV_LINE_RE = re.compile(
-    r"^\s*(?P<export>export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)\s*=\s*(?P<raw>.*?)\s*$")
+    r"^\s*+(?P<export>export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*+)\s*+=\s*+(?P<raw>.*)$")
 
 
 def parse_env(text: str) -> list[EnvEntry]:
@@ -636,7 +636,8 @@ def parse_env(text: str) -> list[EnvEntry]:
             continue
         m = _ENV_LINE_RE.match(line)
         if m:
-            entries.append(EnvEntry(m["key"], env_value(m["raw"]), number, bool(m["export"])))
+            raw = m["raw"].rstrip()  # in code: `.*?\s*$` was quadratic on a line of blanks
+            entries.append(EnvEntry(m["key"], env_value(raw), number, bool(m["export"])))
     return entries
 
 
@@ -648,7 +649,7 @@ def env_value(raw: str) -> str:
         m = re.match(r'"((?:[^"\\]|\\.)*)"', raw)
         if m:
             return re.sub(r"\\(.)", lambda e: {"n": "\n", "t": "\t"}.get(e[1], e[1]), m[1])
-    return re.split(r"\s+#", raw, maxsplit=1)[0].strip()
+    return re.split(r"(?<!\s)\s++#", raw, maxsplit=1)[0].strip()  # each blank run once
 
 
 def scan_env_text(text: str, source: str, mode: int | None) -> list[Finding]:
@@ -693,7 +694,7 @@ def _weakness(secret: str, key: str) -> str:
 # --- the stack file (TOML) ----------------------------------------------------------------
 
 _TOML_STRING_RE = re.compile(
-    r"(?:(?P<key>[A-Za-z0-9_\-]+|\"[^\"\n]+\")\s*=\s*)?"
+    r"(?:(?<![A-Za-z0-9_\-\"])(?P<key>[A-Za-z0-9_\-]++|\"[^\"\n]++\")\s*+=\s*+)?"
     r"(?:\"(?P<basic>(?:[^\"\\\n]|\\.)*)\"|'(?P<literal>[^'\n]*)')")
 
 

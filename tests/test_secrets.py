@@ -911,6 +911,15 @@ def test_one_huge_scalar_is_scanned_in_linear_time(value: str) -> None:
     assert all(f.line == 3 for f in findings)
 
 
+def test_huge_env_and_stack_file_lines_are_scanned_in_linear_time() -> None:
+    """`.*?\\s*$` on a line of blanks and a backtracking TOML key were quadratic."""
+    env = "A_PASSWORD=x" + " " * 200_000 + "y # comment\n"
+    assert parse_env(env)[0].value == "x" + " " * 200_000 + "y"
+    assert scan_env_text(env, ".env", 0o600) == []  # long: not weak; 0600: not readable
+    toml = "a" * 200_000 + " = 1\n" + 'x = "' + "b" * 200_000 + '"\n'
+    assert scan_toml_text(toml, "stack.toml") == []
+
+
 def test_anchors_and_merge_keys_within_the_limits_still_load(tmp_path: Path) -> None:
     common = "x-env: &env\n  LOG_LEVEL: info\n  API_TOKEN: Zx81kQm2Lp0aVb7Rt5Yw\n"
     services = "".join(f"  s{i}:\n    environment:\n      <<: *env\n" for i in range(2000))
