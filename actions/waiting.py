@@ -2,7 +2,10 @@
 
 One shared poller refreshes the stack while anybody waits, and every waiter wakes on each
 new snapshot: ten services waiting in parallel cost one refresh per tick, not ten. A
-service is done waiting the moment its probes say so.
+service is done waiting the moment its probes say so, and a wait ends at once on a failure
+that waiting cannot heal (`permanent_reason`: exited, restart loop, a stuck image, a 404 on
+the health path, the same fault after a restart); transient states (starting, restarting,
+recovering, blocked) are waited on up to the timeout.
 """
 
 from __future__ import annotations
