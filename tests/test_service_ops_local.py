@@ -16,6 +16,8 @@ from console.app import VextrusApp
 from console.factory import Options, build_app, build_context
 from console.runtime.local import LocalOptions, LocalRuntime
 from console.shell import shell_plan
+from screens.action import ActionScreen
+from screens.confirm import ConfirmScreen
 from screens.describe import DescribeScreen
 from widgets.service_table import ServiceTable
 
@@ -110,3 +112,29 @@ async def test_a_local_shell_opens_in_the_services_directory(tmp_path: Path) -> 
     assert plan.cwd == str(tmp_path / "worker-dir")
     assert plan.env["API_TOKEN"] == TOKEN and plan.env["VEXTRUS_SERVICE"] == "worker"
     assert plan.argv[0].endswith("sh")
+
+
+async def test_ctrl_c_asks_while_an_action_runs(tmp_path: Path) -> None:
+    """A bring-up waiting on a check nobody answers is running: ctrl+c asks first; no
+    keeps the console and the action, yes quits."""
+    stack = tmp_path / "stack.toml"
+    argv = ", ".join(f'"{a}"' for a in [w.replace("\n", "\\n") for w in WORK])
+    stack.write_text('[stack]\nname = "local"\n'
+                     f'[services.silent]\nruntime = {{ local = [{argv}] }}\n'
+                     'checks = [{ kind = "tcp", port = 9, host = "127.0.0.1" }]\n')
+    runtime = LocalRuntime(reaper=False)
+    ctx = build_context(Options(stack_path=str(stack), runtime="local",
+                                state_dir=str(tmp_path / "state")), runtime=runtime)
+    app = build_app(ctx)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await select(pilot, app, "silent")
+        await pilot.press("u", "y")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen.running,
+                    "the bring-up running")
+        await pilot.press("ctrl+c")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Quit while an action runs?"
+        await pilot.press("n")
+        assert isinstance(app.screen, ActionScreen) and app.screen.running
+        await pilot.press("ctrl+c", "y")
+        await until(pilot, lambda: not app.is_running, "the console quit")
