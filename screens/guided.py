@@ -34,7 +34,8 @@ def _runtime_or_notice(app: VextrusApp, what: str) -> bool:
 
 
 def open_bringup(app: VextrusApp, only: str | None = None) -> None:
-    """Phased bring-up; a failure opens the diagnosis with retry / skip / abort."""
+    """Phased bring-up; a failure opens the diagnosis with retry, restart it, skip, abort.
+    An unfinished run in the journal is resumed (and re-checked), not started over."""
     if not _runtime_or_notice(app, "bring-up"):
         return
     ctx = app.ctx
@@ -44,13 +45,19 @@ def open_bringup(app: VextrusApp, only: str | None = None) -> None:
         choice = await app.push_screen_wait(DiagnosisScreen(diagnosis))
         return choice or "abort"
 
+    # An unfinished run (the console died, SSH dropped) is resumed, never started over: a
+    # resumed run checks again everything it had brought up and brings back what is down.
+    last = ctx.journal.last_bringup() if ctx.journal else None
+    resume = last is not None and not last[1]
     try:
         action = BringUp(ctx.stack, ctx.runtime, ctx.monitor, ctx.journal, only=only,
-                         decide=decide, timeout=ctx.bringup_timeout)
+                         resume=resume, decide=decide, timeout=ctx.bringup_timeout)
     except ActionError as exc:
         app.notify(str(exc), severity="error")
         return
-    app.push_screen(ActionScreen(action))
+    details = [f"resumes the unfinished run {last[0]}: what it brought up is checked again, "
+               "what is down is brought back"] if last and resume else []
+    app.push_screen(ActionScreen(action, details=details))
 
 
 def open_restart(app: VextrusApp, service: str, with_dependents: bool = False) -> None:

@@ -160,3 +160,36 @@ async def test_resume_rechecks_what_the_run_recorded_as_done_and_brings_back_the
     assert [k for s, k, _ in said if s == "ff-db"][-1] == "ok"
     assert [k for s, k, _ in said if s == "ff-app"][-1] == "ok"  # running but failing: restarted
     assert events[-1].kind == "done" and "2/2 operational" in events[-1].message
+
+
+async def test_B_in_the_console_resumes_an_unfinished_run_and_brings_back_what_is_down(
+    docker_lab: DockerLab, tmp_path: Path
+) -> None:
+    """The console died mid-run (its services with it): B resumes, re-checks, brings back."""
+    from screens.action import ActionScreen
+    from screens.confirm import ConfirmScreen
+    from tests.test_ui_actions import SIZE, make_app, screen_text, until, write_stack
+
+    db = "ff-ui-db"
+    plain_httpd(docker_lab, db, 24737)  # created, not running: what the reaper left
+    stack = write_stack(tmp_path / "s.toml", docker_lab.project, {db: (24737, [])})
+    journal = Journal(tmp_path / "journal.sqlite3", stack="uiact")
+    journal.record_bringup("cafe0001", db, "ok", 0.4)  # that run brought db up, then died
+    journal.close()
+    app = make_app(tmp_path, stack, docker_lab.project)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.status is not None, "first refresh")
+        await pilot.press("B")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+        assert isinstance(app.screen, ConfirmScreen)
+        shown = "\n".join(app.screen.details)
+        assert "resumes the unfinished run cafe0001" in shown
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen)
+                    and app.screen.result != "", "bring-up finished", 40)
+        text = screen_text(app)
+        assert f"{db}: done in the resumed run, now not-started: bringing it back" in text
+        assert app.screen.result == "ok", text
+    assert app.ctx.journal is not None
+    assert app.ctx.journal.last_bringup() == ("cafe0001", True)
+    assert docker_lab.container(db).attrs["State"]["Status"] == "running"
