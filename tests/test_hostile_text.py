@@ -507,3 +507,38 @@ async def test_timeline_screen_shows_hostile_journal_entries_as_data(tmp_path: P
         await until(pilot, lambda: "po-[/oops]-" in shown(app), "the entry")
         assert_safe(shown(app), "timeline screen")
 
+
+
+def hostile_workload() -> Any:
+    """Kubernetes objects say things too: pod reasons, event messages, HPA metrics."""
+    from console.runtime.base import PodSummary, Workload
+
+    pod = PodSummary("web-7d9f-abcde", "Running", reason=HOSTILE, message=HOSTILE,
+                     last_exit_code=1, last_reason=MARKUP)
+    return Workload("Deployment", "web", "vextrus", desired=2, ready=1, pods=(pod,),
+                    probe_failures=(f"Readiness probe failed: {HOSTILE}",),
+                    warnings=(f"{HOSTILE} {LONG}",))
+
+
+async def test_detail_and_pod_picker_show_hostile_kubernetes_objects_as_data() -> None:
+    from dataclasses import replace
+
+    from screens.detail import DetailScreen
+    from screens.kubernetes import PodPickerScreen
+    from tests.ui_data import make_context
+
+    status = hostile_status()
+    container = status.services[0].container
+    assert container is not None
+    web = replace(status.services[0], container=replace(container, workload=hostile_workload()))
+    app = build_app(make_context(status=replace(status, services=(web,))))
+    async with app.run_test(size=(220, 60)) as pilot:
+        app.push_screen(DetailScreen("web"))
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail")
+        await until(pilot, lambda: "Readiness probe failed" in shown(app), "the workload facts")
+        assert_safe(shown(app), "detail of a hostile pod")
+
+        app.push_screen(PodPickerScreen("web", hostile_workload()))
+        await until(pilot, lambda: isinstance(app.screen, PodPickerScreen), "pod picker")
+        await until(pilot, lambda: "web-7d9f-abcde" in shown(app), "the pod listed")
+        assert_safe(shown(app), "pod picker")
