@@ -44,9 +44,32 @@ def help_entries(app: App[Any], screen: Screen[Any]) -> list[HelpEntry]:
         if display not in merged.setdefault(slot, []):
             merged[slot].append(display)
         ids.setdefault(slot, binding.id or "")
-    entries = [HelpEntry(g, ", ".join(keys), d, ids[(g, d)]) for (g, d), keys in merged.items()]
-    order = {"This screen": 0, "Global": 1}
-    return sorted(entries, key=lambda e: order.get(e.group, 2))
+    entries = [HelpEntry(_topic(g, ids[(g, d)]), ", ".join(keys), d, ids[(g, d)])
+               for (g, d), keys in merged.items()]
+    return sorted(entries, key=lambda e: GROUP_ORDER.get(e.group, len(GROUP_ORDER)))
+
+
+# Groups an operator looks for, by binding id: what acts on the selected service, what
+# this screen does, where to go, what acts on the whole stack, the console itself.
+SERVICE_ACTIONS = {"details", "logs", "restart", "restart_dependents", "pause_restarts",
+                   "bringup_one", "blast", "describe", "shell", "stop", "kill", "start",
+                   "scale", "delete_pod", "previous_logs", "probe_inside"}
+APP_TOPICS = {
+    "Go to": {"graph", "logs_all", "timeline", "workflows", "resources", "checklist"},
+    "Stack actions": {"bringup", "preflight", "portproxy", "secrets", "refresh"},
+    "Console": {"quit", "quit_ctrl_c", "help", "command_palette", "command_palette_alt"},
+}
+GROUP_ORDER = {"Selected service": 0, "This screen": 1, "Go to": 2, "Stack actions": 3,
+               "Console": 4, "Global": 5, "Navigation": 6}
+
+
+def _topic(group: str, binding_id: str) -> str:
+    """`group` refined: a screen's per-service keys and the app's keys by what they do."""
+    if group == "This screen" and binding_id.rpartition(".")[2] in SERVICE_ACTIONS:
+        return "Selected service"
+    if group == "Global":
+        return next((t for t, ids in APP_TOPICS.items() if binding_id in ids), group)
+    return group
 
 
 def _group_name(node: object, app: App[Any], screen: Screen[Any]) -> str:

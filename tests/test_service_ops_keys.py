@@ -61,7 +61,9 @@ async def test_help_lists_the_new_keys_and_a_remap() -> None:
         assert entries["Describe"].keys == "^o"
         assert entries["Shell"].keys == "E" and entries["Kill"].keys == "^k"
         assert entries["Stop"].keys == "D" and entries["Start"].keys == "U"
-        assert entries["Resources"].group == "Global"
+        assert entries["Resources"].group == "Go to"
+        assert entries["Shell"].group == "Selected service"
+        assert entries["Sort"].group == "This screen"
         assert "j" in entries["Cursor down"].keys and "k" in entries["Cursor up"].keys
         assert entries["Quit"].keys in ("^c, q", "q, ^c")
         await pilot.press("question_mark")
