@@ -49,7 +49,7 @@ def _cli(lab: TemporalLab, state: Path, verb: str, *rest: str) -> list[str]:
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                           cwd=Path(__file__).resolve().parent.parent)
     return done.returncode, done.stderr
 
