@@ -269,7 +269,7 @@ def sweep_stale(client: docker.DockerClient, prefix: str = "vxtest-") -> list[st
     A test run killed from outside (a CI timeout) cannot clean up after itself.
     """
     removed = []
-    for c in client.containers.list(all=True, filters={"label": PROJECT_LABEL}):
+    for c in _list_settled(client):
         project = c.labels.get(PROJECT_LABEL, "")
         pid = project[len(prefix) :].split("-")[0]
         if project.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
@@ -277,6 +277,17 @@ def sweep_stale(client: docker.DockerClient, prefix: str = "vxtest-") -> list[st
                 c.remove(force=True)
                 removed.append(c.name)
     return removed
+
+
+def _list_settled(client: docker.DockerClient) -> list[Container]:
+    """Labelled containers; a container removed while docker-py inspects the list (another
+    test run on the same daemon) makes it raise NotFound, so the listing is asked again."""
+    for _ in range(5):
+        try:
+            return list(client.containers.list(all=True, filters={"label": PROJECT_LABEL}))
+        except docker.errors.NotFound:
+            time.sleep(0.2)
+    return []
 
 
 def _alive(pid: int) -> bool:
