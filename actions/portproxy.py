@@ -116,11 +116,18 @@ class PortProxyDiagnose:
         tasks += [asyncio.ensure_future(check_rule(r, self.stack, self.settings.timeout))
                   for r in self.rules]
         tasks += [asyncio.ensure_future(self._forwarder_rule(f)) for f in self._forwarder_list()]
+        later: list[Finding] = []  # what a port fix cannot change: after the actionable
         try:
             for task in tasks:
                 finding = await task
                 cancel.check()
                 self.findings.append(finding)
+                if finding.status in NOT_A_PORT_FIX:
+                    later.append(finding)
+                else:
+                    yield finding_event(finding)
+            # At 80x24 the five fixable lines must not scroll behind 25 "service down" ones.
+            for finding in sorted(later, key=lambda f: f.status == "ok"):
                 yield finding_event(finding)
         finally:
             for task in tasks:
@@ -176,6 +183,9 @@ def forwarder_rule(forwarder: Forwarder) -> ProxyRule:
         connect, port = target.describe(), 0
     return ProxyRule(forwarder.listen_host, forwarder.listen_port, connect, port,
                      source="forwarder")
+
+
+NOT_A_PORT_FIX = ("ok", "service down")  # listed after the findings a port fix acts on
 
 
 def finding_event(finding: Finding) -> Progress:

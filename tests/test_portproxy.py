@@ -395,10 +395,14 @@ async def test_diagnose_on_loopback_ok_wrong_address_down_and_stale_rules():
     assert action.findings[1].actual_address == "127.0.0.2"
     assert action.findings[2].detail == (f"host 127.0.0.1:{down_port}: connection refused; "
                                          "no runtime to look inside")
-    assert [e.kind for e in events] == ["started", "ok", "failed", "failed", "failed", "ok",
+    # What a port fix acts on comes first; service down and ok after (at 80x24 the
+    # actionable lines must not scroll behind the rest).
+    assert [e.data.get("status") for e in events[1:-1]] == [
+        "wrong address", "stale rule", "service down", "ok", "ok"]
+    assert [e.kind for e in events] == ["started", "failed", "failed", "failed", "ok", "ok",
                                         "done"]
     assert events[-1].message == "2 ok, 1 service down, 1 wrong address, 1 stale rule"
-    assert events[2].line() == (f"✗ b:{wrong_port}: wrong address: silent on 127.0.0.1:"
+    assert events[1].line() == (f"✗ b:{wrong_port}: wrong address: silent on 127.0.0.1:"
                                 f"{wrong_port}, answers on 127.0.0.2:{wrong_port}")
 
 
