@@ -153,3 +153,32 @@ async def test_shell_needs_kubectl_and_says_so(fake: FakeKubeAPI, files: dict[st
         await until(pilot, lambda: any("kubectl not found" in n.message
                                        for n in app._notifications), "the notice")
         assert isinstance(app, VextrusApp) and app.screen.query(ServiceTable)
+
+
+async def test_kill_and_start_from_the_row_on_a_dev_cluster(fake: FakeKubeAPI,
+                                                            files: dict[str, Path]) -> None:
+    """No kill of its own on Kubernetes: ctrl+k stops with no grace period (scale to 0,
+    the replica count kept), U scales back to what it had; j/k move on the way."""
+    app = k8s_app(files)
+    scales = lambda: fake.requests_for("PATCH", "deployments/auth/scale")  # noqa: E731
+    async with app.run_test(size=SIZE) as pilot:
+        table = await select(pilot, "auth")
+        await pilot.press("k")
+        assert table.selected_service == "postgres"
+        await pilot.press("j")
+        assert table.selected_service == "auth"
+        await pilot.press("ctrl+k")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert any("no grace period" in d for d in app.screen.details)
+        await pilot.press("y")
+        await until(pilot, lambda: len(scales()) == 1, "the scale to 0")
+        assert scales()[-1].body == {"spec": {"replicas": 0}}
+        await until(pilot, lambda: fake.objects["Deployment"]["auth"]["spec"]["replicas"] == 0
+                    and app.status is not None and app.status.get("auth").container.workload
+                    is not None and app.status.get("auth").container.workload.desired == 0,
+                    "auth at 0 in the console")
+        await pilot.press("escape")
+        await select(pilot, "auth")
+        await pilot.press("U", "y")
+        await until(pilot, lambda: len(scales()) == 2, "the scale back")
+        assert scales()[-1].body == {"spec": {"replicas": 2}}
