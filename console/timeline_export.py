@@ -15,7 +15,8 @@ from typing import Protocol
 from console.fileio import write_text_atomic
 from console.masking import safe_str
 
-KIND_MARKS = {"transition": "→", "event": "•", "action": "▸"}
+# operator: a (re)start the console was asked for (it never counts toward a restart loop)
+KIND_MARKS = {"transition": "→", "event": "•", "action": "▸", "operator": "↻"}
 
 
 class EntryLike(Protocol):
