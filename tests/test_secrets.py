@@ -634,6 +634,22 @@ def test_a_repeated_secret_counts_only_as_a_whole_value(text: str, names: list[s
     assert [f.key for f in findings if f.line == 5] == names
 
 
+def test_the_linear_diff_is_difflibs_diff() -> None:
+    """apply's diff of a rewrite (same line count) is difflib's output, made in one pass."""
+    import difflib
+    import random
+
+    from actions.secrets_apply import same_length_diff
+
+    rng = random.Random(12)
+    for _ in range(500):
+        old = [f"line {i}\n" for i in range(rng.randint(1, 80))]
+        share = rng.choice([0.05, 0.2, 0.5, 0.9])
+        new = [x.upper() if rng.random() < share else x for x in old]
+        assert same_length_diff(old, new, "a", "b") == list(
+            difflib.unified_diff(old, new, fromfile="a", tofile="b"))
+
+
 # --- secrets at rest ---------------------------------------------------------------------------
 
 
