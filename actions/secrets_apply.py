@@ -38,6 +38,7 @@ from actions.secrets_scan import (
     Edit,
     Finding,
     assign_variables,
+    line_starts,
     load_compose,
     parse_env,
     read_text_file,
@@ -216,7 +217,7 @@ def rewrite_compose(scan: ComposeScan) -> tuple[str, list[Replacement]]:
         done = edit.raw_end
     text = "".join([*pieces, scan.text[done:]])
     if replacements:
-        verify_rewrite(scan.text, text, expected, scan.path)
+        verify_rewrite(scan.text, text, expected, scan.path, old_root=scan.root)
     return text, sorted(replacements, key=lambda r: r.finding.line)
 
 
@@ -243,10 +244,12 @@ def _render_scalar(value: str, edit: Edit) -> str:
     return value
 
 
-def verify_rewrite(old: str, new: str, expected: dict[int, str], source: str) -> None:
-    """Parse the new text and check that only the expected scalars changed."""
+def verify_rewrite(old: str, new: str, expected: dict[int, str], source: str,
+                   old_root: Node | None = None) -> None:
+    """Parse the new text and check that only the expected scalars changed (`old_root`:
+    the old text's tree when the caller has it already)."""
     try:
-        old_root = compose_yaml(old)
+        old_root = old_root or compose_yaml(old)
         new_root = compose_yaml(new)
     except yaml.YAMLError as exc:
         raise RewriteError(f"{source}: the rewrite would not parse ({' '.join(str(exc).split())})"
@@ -328,7 +331,7 @@ def _by_line(text: str, findings: Iterable[Finding]) -> dict[int, list[str]]:
       a value can be split over lines or spelled differently), each line's whole piece of
       the scalar, so no part of it shows whatever its length or style.
     """
-    starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+    starts = line_starts(text)
     out: dict[int, list[str]] = {}
     for f in findings:
         if not f.value:

@@ -186,6 +186,7 @@ class ComposeScan:
     text: str
     findings: list[Finding]
     references: set[str]  # every ${NAME} the file already uses
+    root: Node | None = field(default=None, repr=False)  # the parsed tree, for apply's check
 
 
 # --- detection inside one string ---------------------------------------------------------
@@ -374,7 +375,7 @@ def scan_compose_text(text: str, source: str) -> ComposeScan:
     scanner.node(root, (), "", False)
     scanner.reuse_pass()
     findings = sorted(scanner.findings, key=lambda f: (f.line, f.edit.start if f.edit else 0))
-    return ComposeScan(source, text, findings, scanner.references)
+    return ComposeScan(source, text, findings, scanner.references, root)
 
 
 def _compose_root(text: str, source: str) -> MappingNode:
@@ -399,7 +400,7 @@ class _ComposeScanner:
         self._scalars: list[tuple[ScalarNode, str, bool, str]] = []
         self._covered: dict[int, list[tuple[int, int]]] = {}
         self._seen: set[int] = set()
-        self._line_starts = _line_starts(text)
+        self.line_starts = line_starts(text)
 
     def node(self, node: Node, path: tuple[str, ...], service: str, flow: bool) -> None:
         """Visit a node once (an anchor used by several services is reported where it is)."""
@@ -473,7 +474,7 @@ class _ComposeScanner:
         if not edit.editable:
             return int(node.start_mark.line) + 1
         offset = edit.raw_start + (1 if edit.style else 0) + hit.vstart
-        return bisect_right(self._line_starts, offset)
+        return bisect_right(self.line_starts, offset)
 
     def reuse_pass(self) -> None:
         """Report every other value that repeats a secret: a healthcheck with the Redis
@@ -557,7 +558,7 @@ def is_name_key(key: str) -> bool:
     return key in _NAME_KEYS or bool(_NAME_SUFFIX_RE.search(key))
 
 
-def _line_starts(text: str) -> list[int]:
+def line_starts(text: str) -> list[int]:
     """Offsets of the line starts: a line number is a binary search, not a count."""
     return [0, *(m.end() for m in re.finditer("\n", text))]
 
