@@ -1,0 +1,177 @@
+"""Every key answered in under 100 ms? Each binding of the matrix and the main screens, timed.
+
+The console's App runs headless (`App.run_test`) over the fixed UI scene of the tests
+(tests/ui_data.py `make_context`: the seeds' stack, a static monitor, a fixed clock), at 80x24
+(and 160x48 with `--size`). For each screen (matrix, details, graph, logs, timeline, help,
+resources, checklist, workflows) and each of its keys, the bench opens the screen from the
+matrix, then presses the key and measures the time from the press to the next frame the App
+hands to the terminal (`App._display`; the first one that carries the answer: a moved
+cursor, a new screen, a dialog).
+Each key is pressed REPEAT times; printed per key: p50 and max, and over all keys the share
+answered under 100 ms (goal: every key, issue 14 item 8).
+
+Keys that leave the App or the terminal are not pressed: `q` and `ctrl+c` (quit), `E` (a
+shell suspends the App), and file writers (`ctrl+s` in logs, `x` exports).
+
+A key with nothing to show (`ctrl+r` on a static scene, `n` with no search, `p` on a service
+that is not looping, the workflows keys without a Temporal server) reads "no frame": nothing
+changed on screen within 1 s.
+
+Run: `.venv/bin/python bench/keys_pilot.py [--repeat 2] [--size 80x24 --size 160x48]`
+(about 2-3 minutes per size and repeat on the project's loaded 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL_MS = 100.0
+NO_FRAME_S = 1.0
+MATRIX_KEYS = [
+    "j", "k", "down", "up", "s", "b", "slash", "escape", "enter", "l", "r", "R", "p", "u",
+    "d", "D", "ctrl+k", "U", "question_mark", "colon", "g", "L", "t", "w", "m", "C", "B",
+    "F", "P", "S", "ctrl+r",
+]
+# screen: (the key that opens it from the matrix, its keys)
+SCREENS: dict[str, tuple[str, list[str]]] = {
+    "details": ("enter", ["l", "r", "p", "d", "D", "ctrl+k", "U", "escape"]),
+    "graph": ("g", ["enter", "slash", "c", "L", "p", "escape"]),
+    "logs": ("L", ["f", "slash", "n", "N", "e", "W", "i", "w", "T", "escape"]),
+    "timeline": ("t", ["escape"]),
+    "help": ("question_mark", ["escape"]),
+    "resources": ("m", ["j", "k", "s", "enter", "escape"]),
+    "checklist": ("C", ["j", "k", "escape"]),
+    "workflows": ("w", ["s", "r", "n", "p", "slash", "escape"]),
+}
+
+
+class Frames:
+    """Times at which the App had a frame for the terminal (any screen)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def install(self) -> None:
+        """Every frame reaches `App._display` (partial updates and full layouts alike); a
+        headless App stops there, before writing to a terminal."""
+        from textual.app import App
+
+        original = App._display
+        frames = self
+
+        def display(app: App[Any], screen: Any, renderable: Any) -> None:
+            if renderable is not None:
+                frames.times.append(time.perf_counter())
+            original(app, screen, renderable)
+
+        App._display = display  # type: ignore[method-assign]
+
+    async def first_after(self, start: float) -> float | None:
+        """ms from START to the first frame after it (None: no frame within NO_FRAME_S)."""
+        deadline = start + NO_FRAME_S
+        while True:  # the frame may already be there: the Pilot's press waits for idle
+            later = [t for t in self.times if t > start]
+            if later:
+                return (later[0] - start) * 1000
+            if time.perf_counter() > deadline:
+                return None
+            await asyncio.sleep(0.001)
+
+
+async def home(app: Any, pilot: Any) -> None:
+    """Back to the matrix with no filter, blast radius or dialog left over."""
+    from screens.matrix import MatrixScreen
+
+    while not isinstance(app.screen, MatrixScreen) and len(app.screen_stack) > 1:
+        app.pop_screen()
+        await pilot.pause()
+    if isinstance(app.screen, MatrixScreen):
+        app.screen.action_clear()
+    await pilot.pause(0.05)
+
+
+async def timed_press(pilot: Any, frames: Frames, key: str) -> float | None:
+    await pilot.pause(0.02)  # whatever the previous step started has painted
+    start = time.perf_counter()
+    await pilot.press(key)
+    return await frames.first_after(start)
+
+
+async def run(size: tuple[int, int], repeat: int) -> dict[str, list[float | None]]:
+    from console.factory import build_app
+    from tests.ui_data import make_context
+
+    frames = Frames()
+    frames.install()
+    found: dict[str, list[float | None]] = {}
+    app = build_app(make_context())
+    async with app.run_test(size=size) as pilot:
+        while app.status is None:
+            await pilot.pause(0.02)
+        await pilot.pause(0.3)
+        for _ in range(repeat):
+            for key in MATRIX_KEYS:
+                await home(app, pilot)
+                found.setdefault(f"matrix {key}", []).append(
+                    await timed_press(pilot, frames, key))
+            for screen, (opener, keys) in SCREENS.items():
+                for key in keys:
+                    await home(app, pilot)
+                    await pilot.press(opener)
+                    await pilot.pause(0.1)
+                    found.setdefault(f"{screen} {key}", []).append(
+                        await timed_press(pilot, frames, key))
+        await home(app, pilot)
+    return found
+
+
+def report(size: tuple[int, int], found: dict[str, list[float | None]]) -> None:
+    print(f"{size[0]}x{size[1]}: press -> next frame, ms (p50 / max over repeats)")
+    under, total, worst = 0, 0, ("", 0.0)
+    line: list[str] = []
+    for key, values in found.items():
+        got = [v for v in values if v is not None]
+        total += 1
+        if not got:
+            line.append(f"{key}: no frame")
+            continue
+        med, top = statistics.median(got), max(got)
+        under += top < GOAL_MS and len(got) == len(values)
+        if top > worst[1]:
+            worst = (key, top)
+        line.append(f"{key}: {med:.0f}/{top:.0f}")
+    for i in range(0, len(line), 4):
+        print("  " + "   ".join(f"{cell:24s}" for cell in line[i:i + 4]))
+    print(f"  keys answered under {GOAL_MS:.0f} ms every time: {under}/{total};"
+          f" slowest: {worst[0]} {worst[1]:.0f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--size", action="append", help="WIDTHxHEIGHT (repeatable)")
+    args = parser.parse_args()
+    sizes = [tuple(int(n) for n in s.split("x")) for s in (args.size or ["80x24"])]
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vx-keys-") as tmp:
+        os.environ.setdefault("VEXTRUS_STATE_DIR", tmp)  # nothing the keys write lands in ~
+        for size in sizes:
+            report(size, asyncio.run(run((size[0], size[1]), args.repeat)))  # type: ignore[arg-type]
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
