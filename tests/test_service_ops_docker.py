@@ -103,7 +103,8 @@ async def test_resource_columns_sort_and_the_resources_screen(
         first = resources.coordinate_to_cell_key((0, 0)).row_key.value  # type: ignore[arg-type]
         assert first == "busy"
         title = str(app.screen.query_one("#resources-title").render())
-        assert "docker stats" in title and "3 running" in title
+        assert "3 running" in title
+        assert "docker stats every 5 s" in str(app.screen.query_one("#resources-status").render())
         await pilot.press("j", "enter")
         assert isinstance(app.screen, DetailScreen)
         await until(pilot, "sparklines", lambda: "CPU" in str(

@@ -63,7 +63,7 @@ class AsyncEngine:
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
                 status, body = await _exchange(conn, path)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             conn[1].close()
             if not reused:
                 raise ConnectionError(f"Docker daemon at {self.socket_path}: {exc}") from exc
