@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.demo.stack import (
     DEFAULT_OFFSET,
     RUNNING_AT_START,
@@ -93,6 +94,7 @@ class DemoSession:
             raise PortsTaken(taken)
         self.runtime = LocalRuntime(self.demo.options, backoff_start=0.25, backoff_max=4.0)
         write_marker(self.demo)  # `status --demo` finds it from here
+        self._export_grafana_token()
         for name in start:
             await self.runtime.start(self.stack.service(name))
             self.started.append(name)
@@ -112,7 +114,18 @@ class DemoSession:
             while loop.time() < deadline and not await _answers(address, service.ports[0]):
                 await asyncio.sleep(0.05)
 
+    def _export_grafana_token(self) -> None:
+        """The console this process runs (checklist screen, `C`) asks the demo's Grafana
+        with its viewer token, unless the operator set one already."""
+        assert self.demo is not None
+        if not os.environ.get(GRAFANA_TOKEN_ENV):
+            os.environ[GRAFANA_TOKEN_ENV] = self.demo.grafana_token
+            self._exported_token = True
+
     async def close(self) -> None:
+        if getattr(self, "_exported_token", False):
+            os.environ.pop(GRAFANA_TOKEN_ENV, None)
+            self._exported_token = False
         if self.demo is not None:
             remove_marker(self.demo.directory)
         if self.runtime is not None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.fileio import write_text_atomic
 from console.model import HealthCheck, RuntimeNames, Service, Stack, TemporalSettings
 from console.runtime.local import LocalOptions
@@ -50,9 +51,17 @@ RUNNING_AT_START = (
 )
 # Stand-in kinds: which wire protocol the stand-in speaks on its ports.
 TCP_FLAVORS = {"postgres": "postgres", "zookeeper": "zookeeper", "rabbitmq": "generic",
-               "traefik": "generic", "otel-collector": "generic",
+               "otel-collector": "generic",
                "signoz-clickhouse": "generic"}
 PROTOCOL_KINDS = {"redis": "redis", "kafka": "kafka"}
+# Management UIs the inventory does not publish but the compose image serves (HTTP on a
+# stand-in of another kind): rabbitmq:3.12-management's console.
+MANAGEMENT_PORTS = {"rabbitmq": 15672}
+APP_TIERS = ("core", "business", "gateway")  # scraped by Prometheus, traced by Jaeger
+KAFKA_TOPICS = ("vextrus.auth.events", "vextrus.master-data.events",
+                "vextrus.notification.events", "vextrus.audit.events",
+                "vextrus.workflow.events", "vextrus.finance.events")
+GRAFANA_TOKEN_FILE = "grafana-viewer-token"  # noqa: S105 - a file name
 
 
 class DemoError(Exception):
@@ -76,6 +85,7 @@ class Demo:
     stack_path: Path
     compose_path: Path
     options: dict[str, LocalOptions]
+    grafana_token: str = ""  # the viewer token its Grafana accepts (file: GRAFANA_TOKEN_FILE)
 
     @property
     def directory(self) -> Path:
@@ -109,6 +119,9 @@ def prepare(settings: DemoSettings) -> Demo:
     directory = settings.directory
     (directory / "faults").mkdir(parents=True, exist_ok=True)
     options = {s.name: _options(s, settings) for s in base.services}
+    token = _grafana_token(directory)
+    options["grafana"] = replace(options["grafana"],
+                                 env={**options["grafana"].env, GRAFANA_TOKEN_ENV: token})
     moved = {s.name: _moved(s, settings) for s in base.services}
     services = tuple(
         replace(moved[s.name], runtime=RuntimeNames(
@@ -123,7 +136,7 @@ def prepare(settings: DemoSettings) -> Demo:
     compose_path = directory / "docker-compose.yml"
     template = resources.files("console.data").joinpath("demo-compose.yml")
     write_text_atomic(compose_path, template.read_text(encoding="utf-8"))
-    demo = Demo(settings, load_stack(stack_path), stack_path, compose_path, options)
+    demo = Demo(settings, load_stack(stack_path), stack_path, compose_path, options, token)
     reset_faults(demo)
     return demo
 
@@ -149,6 +162,21 @@ def clear_fault(demo: Demo, service: str) -> None:
     path = demo.fault_path(service)
     if path.exists():
         path.unlink()
+
+
+def _grafana_token(directory: Path) -> str:
+    """The demo Grafana's viewer token: kept (0600) across runs of the same directory."""
+    path = directory / GRAFANA_TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        token = ""
+    if not token:
+        import secrets
+
+        token = "glsa_" + secrets.token_urlsafe(24)
+        write_text_atomic(path, token + "\n", mode=0o600)
+    return token
 
 
 def listen_ports(service: Service) -> list[int]:
@@ -207,7 +235,9 @@ def _moved(service: Service, settings: DemoSettings) -> Service:
     if service.name in NO_HEALTH and not checks:
         port = service.ports[0] + offset
         checks = (HealthCheck(kind="http", port=port, path=HEALTH_PATH),)
-    return replace(service, ports=tuple(p + offset for p in service.ports), checks=checks)
+    ports = (*service.ports, *((MANAGEMENT_PORTS[service.name],)
+                               if service.name in MANAGEMENT_PORTS else ()))
+    return replace(service, ports=tuple(p + offset for p in ports), checks=checks)
 
 
 def _demo_check(check: HealthCheck, settings: DemoSettings) -> HealthCheck:
@@ -248,8 +278,10 @@ def _argv(service: Service, moved: dict[str, Service], options: dict[str, LocalO
         return (settings.temporal_server, str(service.ports[0]))
     argv = [settings.python, "-m", "console.demo.standin", "--name", service.name,
             "--faults", str(settings.directory / "faults" / f"{service.name}.json")]
+    management = MANAGEMENT_PORTS.get(service.name, -1) + settings.port_offset
     for port in listen_ports(service):
-        argv += ["--port", str(port)]
+        argv += ["--http-port" if port == management else "--port", str(port)]
+    argv += _api_args(service, moved)
     kind, flavor = _kind(service)
     argv += ["--kind", kind, "--flavor", flavor]
     for check in service.checks:
@@ -267,6 +299,19 @@ def _argv(service: Service, moved: dict[str, Service], options: dict[str, LocalO
         argv += ["--worker-module", "console.temporal.vextrus_workflows.worker",
                  "--seed-module", "console.temporal.vextrus_workflows.seed"]
     return tuple(argv)
+
+
+def _api_args(service: Service, moved: dict[str, Service]) -> list[str]:
+    """What Prometheus scrapes, which services Jaeger has traces from, Kafka's topics."""
+    apps = [(s.name, s.ports[-1] if s.name == "traefik" else s.ports[0])
+            for s in moved.values() if s.tier in APP_TIERS and s.ports]  # traefik: :8080
+    if service.name == "prometheus":
+        return [a for name, port in apps for a in ("--scrape", f"{name}={HOST}:{port}")]
+    if service.name == "jaeger":
+        return [a for name, port in apps for a in ("--trace", f"{name}={HOST}:{port}")]
+    if service.name == "kafka":
+        return [a for t in KAFKA_TOPICS for a in ("--topic", t)]
+    return []
 
 
 def _kind(service: Service) -> tuple[str, str]:

@@ -39,6 +39,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from console.demo import apis
+
 ENV_PARENT = "VEXTRUS_PARENT_PID"
 ENV_LOOPBACK = "VEXTRUS_LOOPBACK"
 DEP_TIMEOUT_S = 0.5
@@ -114,6 +116,11 @@ class StandIn:
         self.deps = [_parse_dep(d) for d in args.dep]
         self.health = [] if self.faults.get("no_health") else list(args.health)
         self.servers: list[asyncio.base_events.Server] = []
+        self.api = apis.ApiConfig(
+            args.name, self.faults, scrape=[_parse_dep(d) for d in args.scrape],
+            traced=[_parse_dep(d) for d in args.trace],
+            grafana_token=os.environ.get(apis.GRAFANA_TOKEN_ENV, ""))
+        self.topics = list(args.topic)
         self.worker: asyncio.subprocess.Process | None = None
         self.stopping = asyncio.Event()
 
@@ -124,9 +131,10 @@ class StandIn:
         self._banner()
         handler = {"http": self._http, "redis": self._redis,
                    "kafka": self._kafka}.get(self.args.kind, self._tcp)
-        for port in self.args.port:
+        for port in [*self.args.port, *self.args.http_port]:
+            serve = self._http if port in self.args.http_port else handler
             try:
-                server = await asyncio.start_server(handler, self.bind, port, reuse_address=True)
+                server = await asyncio.start_server(serve, self.bind, port, reuse_address=True)
             except OSError as exc:
                 self.log.line(f"listen EADDRINUSE: address already in use {self.bind}:{port} "
                               f"({exc.strerror})", "ERROR")
@@ -274,19 +282,24 @@ class StandIn:
             await _close(writer)
 
     async def _kafka(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A broker's first answer: ApiVersions (key 18) v0 with error code 0."""
+        """ApiVersions (key 18) v0, a broker's first answer, and Metadata (key 3) v0 with the
+        demo's topics; requests on one connection are answered in order, as a broker does."""
         try:
-            size = struct.unpack(">i", await asyncio.wait_for(reader.readexactly(4), 5))[0]
-            if not 8 <= size <= 1 << 16:
-                return
-            request = await asyncio.wait_for(reader.readexactly(size), 5)
-            api_key, _version, correlation = struct.unpack(">hhi", request[:8])
-            error = 0 if api_key == 18 else 35
-            keys = [(0, 0, 9), (1, 0, 13), (3, 0, 12), (18, 0, 3)]
-            body = struct.pack(">ihi", correlation, error, len(keys)) + b"".join(
-                struct.pack(">hhh", *k) for k in keys)
-            writer.write(struct.pack(">i", len(body)) + body)
-            await writer.drain()
+            while True:
+                size = struct.unpack(">i", await asyncio.wait_for(reader.readexactly(4), 5))[0]
+                if not 8 <= size <= 1 << 16:
+                    return
+                request = await asyncio.wait_for(reader.readexactly(size), 5)
+                api_key, _version, correlation = struct.unpack(">hhi", request[:8])
+                if api_key == 3:
+                    body = metadata_v0(correlation, self.bind, self.args.port[0], self.topics)
+                else:
+                    error = 0 if api_key == 18 else 35
+                    keys = [(0, 0, 9), (1, 0, 13), (3, 0, 12), (18, 0, 3)]
+                    body = struct.pack(">ihi", correlation, error, len(keys)) + b"".join(
+                        struct.pack(">hhh", *k) for k in keys)
+                writer.write(struct.pack(">i", len(body)) + body)
+                await writer.drain()
         except (OSError, TimeoutError, struct.error, asyncio.IncompleteReadError):
             pass
         finally:
@@ -295,15 +308,17 @@ class StandIn:
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            request = head.split(b"\r\n", 1)[0].decode("latin-1").split()
-            method, path = ([*request, "", ""])[:2]
-            status, body = await self._route(method, path.split("?", 1)[0])
-            payload = json.dumps(body).encode()
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8"
-                f"\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload)
+            first, *lines = head.decode("latin-1").split("\r\n")
+            method, target = ([*first.split(), "", ""])[:2]
+            path, _, query = target.partition("?")
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in lines if ":" in line)}
+            response = await apis.answer(self.api, method, path, query, headers, _port_open)
+            if response is None:
+                status, body = await self._route(method, path)
+                response = apis.json_response(body, status)
+            apis.count(self.api, path, response.status)
+            writer.write(_http_bytes(response))
             await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
@@ -327,6 +342,34 @@ class StandIn:
     async def _dep_states(self) -> dict[str, tuple[bool, str]]:
         results = await asyncio.gather(*(_port_open(h, p) for _, h, p in self.deps))
         return {name: r for (name, _, _), r in zip(self.deps, results, strict=True)}
+
+
+def metadata_v0(correlation_id: int, host: str, port: int, topics: list[str]) -> bytes:
+    """Metadata response v0 (Kafka protocol guide): one broker (node 1), each topic one
+    partition led by it, replicas and ISR [1]."""
+    def string(text: str) -> bytes:
+        raw = text.encode()
+        return struct.pack(">h", len(raw)) + raw
+
+    body = struct.pack(">i", correlation_id)
+    body += struct.pack(">ii", 1, 1) + string(host) + struct.pack(">i", port)
+    body += struct.pack(">i", len(topics))
+    for name in topics:
+        body += struct.pack(">h", 0) + string(name) + struct.pack(">i", 1)
+        body += struct.pack(">hii", 0, 0, 1) + struct.pack(">ii", 1, 1) + struct.pack(">ii", 1, 1)
+    return body
+
+
+REASONS = {200: "OK", 204: "No Content", 302: "Found", 401: "Unauthorized", 404: "Not Found",
+           503: "Service Unavailable"}
+
+
+def _http_bytes(response: apis.Response) -> bytes:
+    head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, '')}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}", "Connection: close",
+            *(f"{k}: {v}" for k, v in response.headers)]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body
 
 
 async def _port_open(host: str, port: int) -> tuple[bool, str]:
@@ -421,6 +464,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--flavor", default="nest")
     parser.add_argument("--worker-module", default=None)
     parser.add_argument("--seed-module", default=None)
+    parser.add_argument("--http-port", type=_port, action="append", default=[],
+                        help="a port that speaks HTTP whatever --kind says (a management UI)")
+    parser.add_argument("--scrape", action="append", default=[], metavar="JOB=HOST:PORT",
+                        help="prometheus: a scrape target")
+    parser.add_argument("--trace", action="append", default=[], metavar="NAME=HOST:PORT",
+                        help="jaeger: a service that sends traces while its port answers")
+    parser.add_argument("--topic", action="append", default=[], metavar="NAME",
+                        help="kafka: a topic in the Metadata answer")
     args = parser.parse_args(argv)
     if args.kind == "idle":
         args.port = []
