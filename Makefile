@@ -45,6 +45,10 @@ bench: venv env
 	$(BIN)/python bench/log_ingest.py
 	$(BIN)/python bench/startup_idle.py
 	$(BIN)/python bench/demo.py
+	$(BIN)/python bench/events_to_screen.py
+	$(BIN)/python bench/latency_truth.py
+	$(BIN)/python bench/operator_story.py
+	$(BIN)/python bench/keys_pilot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
