@@ -66,7 +66,7 @@ async def test_demo_checklist_items_follow_its_faults_and_compose_file(
     apps = [s for s in session.stack.services if s.tier in APP_TIERS and s.ports]
     up = {"api-gateway", "traefik", "crm", "hr"}
     before = await card(session, session.demo.grafana_token)
-    assert before["admin-auth"] == (Mark.FAIL, "open without credentials: temporal-ui (200), "
+    assert before["admin-auth"] == (Mark.FAIL, "open without a login: temporal-ui (200), "
                                     "traefik (200), rabbitmq (200), minio (200), "
                                     "prometheus (200), jaeger (200)")
     assert before["cors"] == (Mark.FAIL, "Access-Control-Allow-Origin: * for a foreign origin")
@@ -99,7 +99,7 @@ async def test_demo_checklist_items_follow_its_faults_and_compose_file(
     assert hardening.tls_and_rate_limit(session.demo.compose_path) == [
         "auth", "api-gateway", "grafana"]
     after = await card(session, session.demo.grafana_token)
-    assert after["admin-auth"] == (Mark.PASS, "asked for credentials: grafana (302), "
+    assert after["admin-auth"] == (Mark.PASS, "a login is required: grafana (302), "
                                    "temporal-ui (302), traefik (401), rabbitmq (401), "
                                    "minio (401), prometheus (401), jaeger (302)")
     assert after["cors"] == (Mark.PASS, "foreign origin refused (Allow-Origin: none, HTTP 204)")

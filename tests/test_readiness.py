@@ -209,7 +209,7 @@ def test_grafana_jaeger_admin_auth_and_cors_pass_when_the_apis_say_so() -> None:
         card = card_of(inputs(stack))
     assert card["grafana"] == (Mark.PASS, "1 dashboards: Vextrus overview")
     assert card["tracing"] == (Mark.PASS, "traces from 1 services: auth")
-    assert card["admin-auth"] == (Mark.PASS, "asked for credentials: grafana (302), jaeger (401)")
+    assert card["admin-auth"] == (Mark.PASS, "a login is required: grafana (302), jaeger (401)")
     assert card["cors"][0] is Mark.PASS
 
 
@@ -224,7 +224,7 @@ def test_open_admin_ui_and_wildcard_cors_fail() -> None:
                          Service("grafana", "observability", ports=(grafana,)),
                          Service("api-gateway", "gateway", ports=(gateway,)))
         card = card_of(inputs(stack))
-        assert card["admin-auth"] == (Mark.FAIL, "open without credentials: temporal-ui (200)")
+        assert card["admin-auth"] == (Mark.FAIL, "open without a login: temporal-ui (200)")
         assert card["cors"] == (Mark.FAIL, "Access-Control-Allow-Origin: * for a foreign origin")
         assert card["grafana"][0] is Mark.UNKNOWN and "401" in card["grafana"][1]
         stack = stack_of(Service("grafana", "observability", ports=(empty,)))

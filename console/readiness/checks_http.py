@@ -182,12 +182,13 @@ async def admin_auth(inp: Inputs, http: httpx.AsyncClient) -> Verdict:
             silent.append(f"{name} (HTTP {code} at /)")
     asked = "GET / without credentials: " + ", ".join(asked_urls)
     if open_uis:
-        return inp.verdict(item, Mark.FAIL, "open without credentials: " + ", ".join(open_uis),
+        return inp.verdict(item, Mark.FAIL, "open without a login: " + ", ".join(open_uis),
                            asked)
     if not refused:
         return inp.verdict(item, Mark.UNKNOWN, "no admin interface answered: "
                            + (", ".join(silent) or "none in the stack file"), asked)
-    evidence = "asked for credentials: " + ", ".join(refused)
+    # Not "credentials: NAME": the secret masker would hide the first name as a value.
+    evidence = "a login is required: " + ", ".join(refused)
     if silent:
         return inp.verdict(item, Mark.UNKNOWN, evidence + "; no answer: " + ", ".join(silent),
                            asked)
