@@ -114,6 +114,15 @@ async def test_demo_checklist_items_follow_its_faults_and_compose_file(
         login = await http.get(f"http://127.0.0.1:{port(session, 'temporal-ui')}/",
                                follow_redirects=True)
         assert (login.status_code, login.url.path) == (200, "/login")
+    # Observability APIs that stop answering make their items unknown, with the reason;
+    # a scrape target that goes away is counted down (crm, beside the never-started ones).
+    for name in ("grafana", "jaeger", "crm"):
+        await session.runtime.stop(session.stack.service(name))
+    gone = await card(session, session.demo.grafana_token)
+    assert gone["grafana"] == (Mark.UNKNOWN, "Grafana: connection refused")
+    assert gone["tracing"] == (Mark.UNKNOWN, "Jaeger: connection refused")
+    assert gone["prometheus"][1].startswith(f"{len(apps) - len(up) + 1}/{len(apps)} targets "
+                                            "down: ")
 
 
 async def test_a_real_prometheus_scrapes_the_stand_ins_and_answers_in_their_shape(
