@@ -26,9 +26,10 @@ class Stopwatch:
     def __init__(self) -> None:
         self.start = 0.0
         self.marks: dict[str, float] = {}
+        self.render_ms = 0.0  # how long the frame with the changed row took to compose
 
     def arm(self) -> None:
-        self.start, self.marks = time.perf_counter(), {}
+        self.start, self.marks, self.render_ms = time.perf_counter(), {}, 0.0
 
     def mark(self, stage: str) -> None:
         if self.start and stage not in self.marks:
@@ -83,9 +84,11 @@ def instrument(app: Any, watch: Stopwatch, victim: Callable[[], str]) -> None:
     refresh = screen._compositor_refresh
 
     def frame() -> None:
+        began = time.perf_counter()
         refresh()
-        if "row" in watch.marks:
+        if "row" in watch.marks and "frame" not in watch.marks and watch.start:
             watch.mark("frame")
+            watch.render_ms = (time.perf_counter() - began) * 1000
     screen._compositor_refresh = frame
 
 
@@ -117,6 +120,8 @@ async def explain(stack: Path, project: str, state: Path, client: Any,
             for stage in STAGES:
                 if stage in watch.marks:
                     found[stage].append(watch.marks[stage])
+            if "frame" in watch.marks:
+                found.setdefault("composing the frame", []).append(watch.render_ms)
             watch.start = 0.0
             await asyncio.to_thread(container.start)
             while app.status is None or app.status.get(victim).state.value != "operational":
@@ -127,10 +132,10 @@ async def explain(stack: Path, project: str, state: Path, client: Any,
 
 def report(found: dict[str, list[float]]) -> None:
     print("  where the console's time goes (in-process, headless, ms after the kill):")
-    for stage in STAGES:
-        got = found[stage]
+    for stage in (*STAGES, "composing the frame"):
+        got = found.get(stage, [])
         if got:
-            print(f"    {stage:10s} median {statistics.median(got):6.0f}   worst {max(got):6.0f}"
+            print(f"    {stage:19s} median {statistics.median(got):6.0f}   worst {max(got):6.0f}"
                   f"   ({' '.join(f'{v:.0f}' for v in got)})")
         else:
-            print(f"    {stage:10s} never reached")
+            print(f"    {stage:19s} never reached")
