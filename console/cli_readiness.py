@@ -33,6 +33,9 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: AddCommon) -> None:
     ready.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     ready.add_argument("--timeout", type=float, default=3.0, metavar="S",
                        help="per question (HTTP, Kafka, SQL); default 3")
+    from console.cli_demo import add_demo_option
+
+    add_demo_option(ready)
 
 
 def compose_path(ctx: AppContext) -> Path | None:
@@ -40,6 +43,11 @@ def compose_path(ctx: AppContext) -> Path | None:
         return Path(ctx.stack.compose.files[0])
     if ctx.compose_path:
         return Path(ctx.compose_path)
+    beside = Path(ctx.stack.source).parent  # the compose file next to the stack file
+    if not ctx.stack.source.startswith("<"):
+        found = next((beside / n for n in DEFAULT_COMPOSE if (beside / n).is_file()), None)
+        if found is not None:
+            return found
     return next((Path(n) for n in DEFAULT_COMPOSE if Path(n).is_file()), None)
 
 
@@ -57,8 +65,10 @@ async def usage_board(ctx: AppContext, gap: float = 1.0) -> UsageBoard | None:
 
 
 async def scorecard(ctx: AppContext, timeout: float) -> Scorecard:
+    from console.demo.session import demo_env
     from console.readiness import Inputs, evaluate
 
+    ctx.monitor.record_transitions = False  # a look, not an event: the journal stays as is
     try:
         status = await ctx.monitor.refresh()
         board = await usage_board(ctx)
@@ -67,7 +77,7 @@ async def scorecard(ctx: AppContext, timeout: float) -> Scorecard:
             await ctx.runtime.close()
     state_dir = ctx.journal.path.parent if ctx.journal is not None else None
     inputs = Inputs(ctx.stack, status, ctx.clock, compose_path(ctx), state_dir, timeout,
-                    usage=board)
+                    usage=board, env=demo_env(ctx.stack.source))
     return await evaluate(inputs)
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,11 +20,12 @@ from console.demo import hardening
 from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.demo.session import DemoSession
 from console.demo.stack import APP_TIERS, KAFKA_TOPICS, DemoSettings
+from console.journal import Journal
 from console.readiness import Inputs, Mark, evaluate
 from console.status_types import StackStatus
 from tests.conftest import require
 from tests.readiness_servers import PrometheusServer
-from tests.test_demo import wait_gone
+from tests.test_demo import CLI, ROOT, wait_gone
 
 OFFSET = 5450  # no port shared with the other demo tests' offsets
 STARTED = ("prometheus", "grafana", "jaeger", "api-gateway", "traefik", "temporal-ui", "minio",
@@ -123,6 +127,37 @@ async def test_demo_checklist_items_follow_its_faults_and_compose_file(
     assert gone["tracing"] == (Mark.UNKNOWN, "Jaeger: connection refused")
     assert gone["prometheus"][1].startswith(f"{len(apps) - len(up) + 1}/{len(apps)} targets "
                                             "down: ")
+
+
+async def test_readiness_demo_from_another_terminal_reads_the_demo_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """`readiness --demo`: the demo's compose file and Grafana token are found from its
+    stack file; the journal is read, never written (a look is not an event)."""
+    offset = OFFSET + 25
+    directory = tmp_path / f"demo-{offset}"
+    session = DemoSession(DemoSettings(directory=directory, port_offset=offset))
+    env = {k: v for k, v in os.environ.items() if k != GRAFANA_TOKEN_ENV}
+    env["VEXTRUS_STATE_DIR"] = str(tmp_path)
+    try:
+        await session.open(start=("grafana", "api-gateway"))
+        journal = Journal(directory / "journal.sqlite3", stack=session.stack.name)
+        journal.record_transitions([("grafana", "operational", "")])
+        before = journal.timeline()
+        done = await asyncio.to_thread(
+            subprocess.run, [*CLI, "readiness", "--demo", str(offset), "--json"],
+            capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+        assert done.returncode == 1, done.stderr  # most of the demo is not started
+        items = {i["id"]: (i["mark"], i["evidence"]) for i in json.loads(done.stdout)["items"]}
+        assert items["grafana"] == ("pass", "3 dashboards: Vextrus Overview, Service Health, "
+                                    "Kafka Topics")
+        assert items["https"] == ("fail", "routers without TLS: auth, api-gateway, grafana")
+        assert items["cors"] == ("fail", "Access-Control-Allow-Origin: * for a foreign origin")
+        assert journal.timeline() == before
+        journal.close()
+    finally:
+        await session.close()
+    assert wait_gone(directory) == []
 
 
 async def test_a_real_prometheus_scrapes_the_stand_ins_and_answers_in_their_shape(

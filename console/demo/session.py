@@ -22,6 +22,7 @@ from pathlib import Path
 from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.demo.stack import (
     DEFAULT_OFFSET,
+    GRAFANA_TOKEN_FILE,
     RUNNING_AT_START,
     Demo,
     DemoError,
@@ -154,6 +155,17 @@ def default_directory(port_offset: int = DEFAULT_OFFSET) -> Path:
 
 
 # --- a running demo, discoverable by headless commands ---------------------------------
+
+
+def demo_env(stack_source: str) -> dict[str, str]:
+    """The process environment, plus the demo Grafana's viewer token when the stack file is
+    a demo's (its directory holds the token) and the operator set none."""
+    env = dict(os.environ)
+    token_file = Path(stack_source).parent / GRAFANA_TOKEN_FILE
+    if not env.get(GRAFANA_TOKEN_ENV) and not stack_source.startswith("<"):
+        with contextlib.suppress(OSError):
+            env[GRAFANA_TOKEN_ENV] = token_file.read_text(encoding="utf-8").strip()
+    return env
 
 MARKER = "running.json"
 
