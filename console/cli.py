@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -159,8 +161,19 @@ def _options(args: argparse.Namespace) -> Options:
     )
 
 
+class Terminated(Exception):
+    """SIGTERM on a headless command: unwinds like ctrl+c, so `finally` blocks close the
+    runtime (which kills probes still running inside containers) before the process ends."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # commands with their own handler override it
     try:
         if getattr(args, "state_dir", None):
             check_state_dir(Path(args.state_dir))  # a file there: one line, not a traceback
@@ -170,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 143
 
 
 def _dispatch(args: argparse.Namespace) -> int:
