@@ -118,6 +118,8 @@ async def test_demo_checklist_items_follow_its_faults_and_compose_file(
         login = await http.get(f"http://127.0.0.1:{port(session, 'temporal-ui')}/",
                                follow_redirects=True)
         assert (login.status_code, login.url.path) == (200, "/login")
+        api = await http.get(f"http://127.0.0.1:{port(session, 'traefik', -1)}/api/http/routers")
+        assert api.status_code == 401  # the dashboard's guard covers its API
     # Observability APIs that stop answering make their items unknown, with the reason;
     # a scrape target that goes away is counted down (crm, beside the never-started ones).
     for name in ("grafana", "jaeger", "crm"):
@@ -195,4 +197,35 @@ async def test_a_real_prometheus_scrapes_the_stand_ins_and_answers_in_their_shap
     assert set(real_group) <= set(our_group)
     assert set(real_group["rules"][0]) <= set(our_group["rules"][0])
     assert real_group["rules"][0]["type"] == our_group["rules"][0]["type"] == "alerting"
+
+
+async def test_traefik_api_reports_the_routers_its_compose_labels_configure(
+    session: DemoSession,
+) -> None:
+    """Traefik's API (v2 shapes) from the demo's labels: plain HTTP routers at first; after
+    the documented label edit and a recreate (restart), TLS and the rate limit."""
+    assert session.demo is not None and session.runtime is not None
+    base = f"http://127.0.0.1:{port(session, 'traefik', -1)}/api"
+    async with httpx.AsyncClient(trust_env=False) as http:
+        routers = (await http.get(f"{base}/http/routers")).json()
+        assert [(r["name"], r["entryPoints"], "tls" in r) for r in routers] == [
+            ("api-gateway@docker", ["web"], False), ("auth@docker", ["web"], False),
+            ("grafana@docker", ["web"], False)]
+        assert (await http.get(f"{base}/http/middlewares")).json() == []
+        hardening.tls_and_rate_limit(session.demo.compose_path)
+        await session.runtime.restart(session.stack.service("traefik"))
+        await asyncio.sleep(0.5)
+        await session.wait_listening(["traefik"])
+        routers = (await http.get(f"{base}/http/routers")).json()
+        assert {r["name"]: (r["entryPoints"], r["tls"], r["middlewares"]) for r in routers} == {
+            f"{n}@docker": (["websecure"], {"certResolver": "letsencrypt"},
+                            ["api-ratelimit@docker"]) for n in ("auth", "api-gateway", "grafana")}
+        (limit,) = (await http.get(f"{base}/http/middlewares")).json()
+        assert (limit["name"], limit["type"], limit["rateLimit"]) == (
+            "api-ratelimit@docker", "ratelimit", {"average": 100, "burst": 50})
+        assert sorted(limit["usedBy"]) == ["api-gateway@docker", "auth@docker",
+                                           "grafana@docker"]
+        points = (await http.get(f"{base}/entrypoints")).json()
+        assert [(p["name"], p["address"]) for p in points] == [("web", ":80"),
+                                                               ("websecure", ":443")]
 

@@ -11,6 +11,9 @@ real stack:
 - grafana: `/api/search` (HTTP API "Folder/Dashboard Search", a viewer token required as a
   real Grafana does) and `/` as a 302 to /login;
 - jaeger: `/api/services` as its UI calls it (`{"data": [...], "total": N, ...}`);
+- traefik: `/api/http/routers`, `/api/http/middlewares`, `/api/entrypoints` (its API,
+  v2 shapes) from the Docker labels of the demo's compose file, read at start as the Docker
+  provider reads a recreated container's labels;
 - api-gateway: CORS preflight (`OPTIONS` with Origin): `*` until the fault file names the
   allowed origins (`{"cors_origins": [...]}`), as Apollo's `cors: true` does;
 - admin UIs (temporal-ui, minio, rabbitmq, traefik, prometheus, jaeger): `/` open (200)
@@ -65,6 +68,7 @@ class ApiConfig:
     scrape: list[tuple[str, str, int]] = field(default_factory=list)  # prometheus: job, host, port
     traced: list[tuple[str, str, int]] = field(default_factory=list)  # jaeger: app services
     grafana_token: str = ""
+    compose: str = ""  # traefik: the compose file whose labels configure it
     started: float = field(default_factory=time.time)
     requests: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -91,6 +95,10 @@ async def answer(cfg: ApiConfig, method: str, path: str, query: str,
         return json_response(rules())
     if cfg.name == "grafana" and path == "/api/search":
         return grafana_search(cfg, headers)
+    if cfg.name == "traefik" and cfg.compose and path.startswith("/api/"):
+        if cfg.secured:  # the dashboard's router guards its API too
+            return admin_ui(cfg, "/")
+        return traefik_api(cfg.compose, path)
     if cfg.name == "jaeger" and path == "/api/services":
         return json_response(await jaeger_services(cfg, probe))
     return None
@@ -214,3 +222,81 @@ def preflight(cfg: ApiConfig, headers: Mapping[str, str]) -> Response:
 
 def _rfc3339(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}Z"
+
+
+# --- Traefik's API (v2 `api@internal`), built from the compose file's Docker labels -------
+
+
+def traefik_api(compose: str, path: str) -> Response | None:
+    """`/api/http/routers`, `/api/http/middlewares`, `/api/entrypoints` as Traefik's Docker
+    provider reports them from the labels of the compose file the stand-in started with."""
+    if path not in ("/api/http/routers", "/api/http/middlewares", "/api/entrypoints"):
+        return None
+    services, command = _compose_labels(compose)
+    if path == "/api/entrypoints":
+        points = [arg.split("=", 1) for arg in command if arg.startswith("--entrypoints.")
+                  and ".address=" in arg]
+        return json_response([{"name": key.split(".")[1], "address": value, "transport": {},
+                               "http": {}} for key, value in points])
+    routers: dict[str, dict[str, object]] = {}
+    middlewares: dict[str, dict[str, object]] = {}
+    for service, labels in services.items():
+        for key, value in labels.items():
+            parts = key.split(".")
+            if parts[:3] == ["traefik", "http", "routers"] and len(parts) >= 5:
+                router = routers.setdefault(parts[3], {
+                    "entryPoints": [], "service": service, "status": "enabled",
+                    "name": f"{parts[3]}@docker", "provider": "docker"})
+                _router_label(router, parts[4:], value)
+            elif parts[:3] == ["traefik", "http", "middlewares"] and len(parts) >= 6:
+                mw = middlewares.setdefault(parts[3], {
+                    "type": parts[4], "status": "enabled", "usedBy": [],
+                    "name": f"{parts[3]}@docker", "provider": "docker"})
+                kind = "rateLimit" if parts[4] == "ratelimit" else parts[4]
+                config = mw.setdefault(kind, {})
+                assert isinstance(config, dict)
+                config[parts[5]] = int(value) if value.isdigit() else value
+    for name, router in routers.items():
+        for used in router.get("middlewares", []):  # type: ignore[attr-defined]
+            target = middlewares.get(str(used).split("@")[0])
+            if target is not None:
+                target["usedBy"].append(f"{name}@docker")  # type: ignore[attr-defined]
+    items = routers if path == "/api/http/routers" else middlewares
+    return json_response([items[k] for k in sorted(items)])
+
+
+def _router_label(router: dict[str, object], key: list[str], value: str) -> None:
+    if key == ["rule"]:
+        router["rule"] = value
+    elif key == ["entrypoints"]:
+        router["entryPoints"] = router["using"] = value.split(",")
+    elif key == ["middlewares"]:
+        router["middlewares"] = value.split(",")
+    elif key[0] == "tls":
+        tls = router.setdefault("tls", {})
+        assert isinstance(tls, dict)
+        if key[1:] == ["certresolver"]:
+            tls["certResolver"] = value
+
+
+def _compose_labels(compose: str) -> tuple[dict[str, dict[str, str]], list[str]]:
+    from pathlib import Path
+
+    from console.bounded_yaml import load_yaml  # Traefik's stand-in only: PyYAML at start
+
+    try:
+        data = load_yaml(Path(compose).read_text(encoding="utf-8"))
+    except Exception:  # unreadable, or a compose file Docker would refuse: no routes
+        return {}, []
+    services: dict[str, dict[str, str]] = {}
+    command: list[str] = []
+    for name, body in ((data or {}).get("services") or {}).items():
+        if not isinstance(body, dict):
+            continue
+        raw = body.get("labels") or {}
+        pairs = (str(x).split("=", 1) for x in raw) if isinstance(raw, list) else (
+            (str(k), str(v)) for k, v in raw.items())
+        services[str(name)] = {p[0]: p[1] for p in pairs if len(p) == 2}
+        if name == "traefik" and isinstance(body.get("command"), list):
+            command = [str(x) for x in body["command"]]
+    return services, command

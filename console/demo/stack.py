@@ -61,6 +61,7 @@ APP_TIERS = ("core", "business", "gateway")  # scraped by Prometheus, traced by 
 KAFKA_TOPICS = ("vextrus.auth.events", "vextrus.master-data.events",
                 "vextrus.notification.events", "vextrus.audit.events",
                 "vextrus.workflow.events", "vextrus.finance.events")
+COMPOSE_FILE = "docker-compose.yml"
 GRAFANA_TOKEN_FILE = "grafana-viewer-token"  # noqa: S105 - a file name
 
 
@@ -133,7 +134,7 @@ def prepare(settings: DemoSettings) -> Demo:
                     temporal=_temporal(base, settings), source=str(directory / "stack.toml"))
     stack_path = directory / "stack.toml"
     write_text_atomic(stack_path, dump_stack(stack, header=_HEADER))
-    compose_path = directory / "docker-compose.yml"
+    compose_path = directory / COMPOSE_FILE
     template = resources.files("console.data").joinpath("demo-compose.yml")
     write_text_atomic(compose_path, template.read_text(encoding="utf-8"))
     demo = Demo(settings, load_stack(stack_path), stack_path, compose_path, options, token)
@@ -311,6 +312,8 @@ def _api_args(service: Service, moved: dict[str, Service]) -> list[str]:
         return [a for name, port in apps for a in ("--trace", f"{name}={HOST}:{port}")]
     if service.name == "kafka":
         return [a for t in KAFKA_TOPICS for a in ("--topic", t)]
+    if service.name == "traefik":
+        return ["--compose", COMPOSE_FILE]  # relative: the stand-in runs in the demo directory
     return []
 
 

@@ -119,7 +119,7 @@ class StandIn:
         self.api = apis.ApiConfig(
             args.name, self.faults, scrape=[_parse_dep(d) for d in args.scrape],
             traced=[_parse_dep(d) for d in args.trace],
-            grafana_token=os.environ.get(apis.GRAFANA_TOKEN_ENV, ""))
+            grafana_token=os.environ.get(apis.GRAFANA_TOKEN_ENV, ""), compose=args.compose or "")
         self.topics = list(args.topic)
         self.worker: asyncio.subprocess.Process | None = None
         self.stopping = asyncio.Event()
@@ -470,6 +470,8 @@ def main(argv: list[str]) -> int:
                         help="prometheus: a scrape target")
     parser.add_argument("--trace", action="append", default=[], metavar="NAME=HOST:PORT",
                         help="jaeger: a service that sends traces while its port answers")
+    parser.add_argument("--compose", default=None, metavar="FILE",
+                        help="traefik: the compose file whose labels configure its routers")
     parser.add_argument("--topic", action="append", default=[], metavar="NAME",
                         help="kafka: a topic in the Metadata answer")
     args = parser.parse_args(argv)
