@@ -338,7 +338,7 @@ def test_script_for_findings_adds_deletes_and_explains():
         "netsh interface portproxy show v4tov4",
     ]
     exposed = render_script(plan_script(FINDINGS, (), "172.29.112.5", listen_address="0.0.0.0"))
-    assert ('    New-NetFirewallRule -DisplayName "Vextrus auth 3001" -Direction Inbound '
+    assert ("    New-NetFirewallRule -DisplayName 'Vextrus auth 3001' -Direction Inbound "
             "-Protocol TCP -LocalPort 3001 -Action Allow | Out-Null") in exposed.splitlines()
     unknown = plan_script(FINDINGS[:2], (), connect_address=None)
     assert unknown.add == () and unknown.notes == (

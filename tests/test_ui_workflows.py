@@ -98,7 +98,7 @@ async def test_query_then_approve_signal_to_completion_is_journaled(
         assert f"signal 'approve' sent to {wid}" in text_of(app, "#wfd-output")
     entries = [e.text for e in Journal(tmp_path / "journal.sqlite3").timeline(kinds=["action"])]
     assert entries == ["workflow signal started",
-                       f"workflow signal ok: signal 'approve' sent to {wid}"]
+                       f"workflow signal finished: ok: signal 'approve' sent to {wid}"]
 
 
 async def test_terminate_wants_a_reason_and_the_id_typed_out(
