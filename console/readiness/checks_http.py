@@ -40,17 +40,29 @@ async def get_json(http: httpx.AsyncClient, url: str, **kw: Any) -> Any:
     return response.json()
 
 
+async def _ask_api(inp: Inputs, http: httpx.AsyncClient, item_id: str, names: tuple[str, ...],
+                   path: str, label: str) -> tuple[Any, str] | Verdict:
+    """The JSON a service's API answers at `path`, with what was asked; or the `unknown`
+    verdict saying why there is no answer (no such service, not reachable, not JSON)."""
+    item = ITEM_BY_ID[item_id]
+    base = inp.url(names)
+    if base is None:
+        return inp.verdict(item, Mark.UNKNOWN, f"no {names[0]} service in the stack file")
+    asked = f"GET {base}{path}"
+    try:
+        return await get_json(http, f"{base}{path}"), asked
+    except (httpx.HTTPError, ValueError) as exc:
+        return inp.verdict(item, Mark.UNKNOWN, f"{label}: {_unreachable(exc)}", asked)
+
+
 async def prometheus(inp: Inputs, http: httpx.AsyncClient) -> Verdict:
     """Every active target up, and every app service of the stack among the scraped jobs."""
     item = ITEM_BY_ID["prometheus"]
-    base = inp.url(("prometheus",))
-    if base is None:
-        return inp.verdict(item, Mark.UNKNOWN, "no prometheus service in the stack file")
-    asked = f"GET {base}/api/v1/targets"
-    try:
-        data = await get_json(http, f"{base}/api/v1/targets")
-    except (httpx.HTTPError, ValueError) as exc:
-        return inp.verdict(item, Mark.UNKNOWN, f"Prometheus: {_unreachable(exc)}", asked)
+    answer = await _ask_api(inp, http, "prometheus", ("prometheus",), "/api/v1/targets",
+                            "Prometheus")
+    if isinstance(answer, Verdict):
+        return answer
+    data, asked = answer
     targets = data.get("data", {}).get("activeTargets", [])
     down = [t for t in targets if t.get("health") != "up"]
     scraped = {str(v) for t in targets for k, v in t.get("labels", {}).items()
@@ -74,14 +86,10 @@ async def prometheus(inp: Inputs, http: httpx.AsyncClient) -> Verdict:
 
 async def alerts(inp: Inputs, http: httpx.AsyncClient) -> Verdict:
     item = ITEM_BY_ID["alerts"]
-    base = inp.url(("prometheus",))
-    if base is None:
-        return inp.verdict(item, Mark.UNKNOWN, "no prometheus service in the stack file")
-    asked = f"GET {base}/api/v1/rules"
-    try:
-        data = await get_json(http, f"{base}/api/v1/rules")
-    except (httpx.HTTPError, ValueError) as exc:
-        return inp.verdict(item, Mark.UNKNOWN, f"Prometheus: {_unreachable(exc)}", asked)
+    answer = await _ask_api(inp, http, "alerts", ("prometheus",), "/api/v1/rules", "Prometheus")
+    if isinstance(answer, Verdict):
+        return answer
+    data, asked = answer
     rules = [r for g in data.get("data", {}).get("groups", []) for r in g.get("rules", [])
              if r.get("type") == "alerting"]
     if not rules:
@@ -116,14 +124,11 @@ async def grafana(inp: Inputs, http: httpx.AsyncClient) -> Verdict:
 
 async def tracing(inp: Inputs, http: httpx.AsyncClient) -> Verdict:
     item = ITEM_BY_ID["tracing"]
-    base = inp.url(("jaeger", "signoz"))
-    if base is None:
-        return inp.verdict(item, Mark.UNKNOWN, "no jaeger service in the stack file")
-    asked = f"GET {base}/api/services"
-    try:
-        data = await get_json(http, f"{base}/api/services")
-    except (httpx.HTTPError, ValueError) as exc:
-        return inp.verdict(item, Mark.UNKNOWN, f"Jaeger: {_unreachable(exc)}", asked)
+    answer = await _ask_api(inp, http, "tracing", ("jaeger", "signoz"), "/api/services",
+                            "Jaeger")
+    if isinstance(answer, Verdict):
+        return answer
+    data, asked = answer
     services = [str(s) for s in (data.get("data") or []) if not str(s).startswith("jaeger")]
     if not services:
         return inp.verdict(item, Mark.FAIL, "no service has sent a trace", asked)
