@@ -91,8 +91,9 @@ def test_signal_to_completion_is_journaled(cli, temporal_lab: TemporalLab,
     assert code == 0, err
     assert f"signal 'approve' sent to {wid}" in out
     assert "send signal 'approve' with [\"cli-user\", \"ok\"]" in err
-    assert actions(tmp_path) == [f"{wid}: workflow signal started",
-                                 f"{wid}: workflow signal finished: ok: signal 'approve' sent to {wid}"]
+    assert actions(tmp_path) == [
+        f"{wid}: workflow signal started",
+        f"{wid}: workflow signal finished: ok: signal 'approve' sent to {wid}"]
 
     for _ in range(200):  # the worker completes it
         if describe(cli, wid)["status"] != "running":
