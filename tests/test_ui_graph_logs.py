@@ -30,7 +30,7 @@ from console.timeline_export import export_markdown
 from screens.graph import GraphScreen, describe_service, match_service
 from screens.logs import LogsScreen
 from screens.timeline import TimelineScreen
-from tests.pilot_wait import settle
+from tests.pilot_wait import idle, settle
 from themes import register_themes
 from widgets.dependency_graph import DependencyGraph
 from widgets.log_view import LogView
@@ -574,7 +574,9 @@ def test_snapshot_timeline(snap_compare, tmp_path: Path, size: tuple[int, int]) 
     app = HostApp(TimelineScreen, journal=_journal(tmp_path))
 
     async def loaded(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.app.workers.wait_for_complete()
+        screen = pilot.app.screen
+        await settle(pilot, lambda: isinstance(screen, TimelineScreen) and screen._loaded
+                     and idle(pilot.app, "timeline-load"), "the journal on screen")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=loaded)
