@@ -503,11 +503,16 @@ def test_export_markdown_is_a_table_oldest_first_masked_and_escaped() -> None:
     assert "Nothing recorded yet." in export_markdown([], generated=NOW)
 
 
+async def _timeline_loaded(pilot) -> None:  # type: ignore[no-untyped-def]
+    screen = pilot.app.screen
+    await settle(pilot, lambda: isinstance(screen, TimelineScreen) and screen._loaded
+                 and idle(pilot.app, "timeline-load"), "the journal on screen")
+
+
 async def test_timeline_lists_journal_entries_in_time_order(tmp_path: Path) -> None:
     app = HostApp(TimelineScreen, journal=_journal(tmp_path))
     async with app.run_test(size=(120, 30)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _timeline_loaded(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 5
         times = [table.get_row_at(i)[0] for i in range(5)]
@@ -521,13 +526,13 @@ async def test_timeline_lists_journal_entries_in_time_order(tmp_path: Path) -> N
 async def test_timeline_x_exports_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     app = HostApp(TimelineScreen, journal=_journal(tmp_path))
+    saved = tmp_path / "vextrus-timeline-20250925-104207.md"
     async with app.run_test(size=(120, 30)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _timeline_loaded(pilot)
         await pilot.press("x")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-    text = (tmp_path / "vextrus-timeline-20250925-104207.md").read_text()
+        await settle(pilot, saved.exists, "the exported file")
+        await settle(pilot, lambda: idle(app), "the export to finish")
+    text = saved.read_text()
     assert text.startswith("# Timeline: vextrus")
     assert "operational → restart-loop: restart loop: 5 restarts in 2 min" in text
     assert "abc123" not in text
@@ -574,9 +579,7 @@ def test_snapshot_timeline(snap_compare, tmp_path: Path, size: tuple[int, int]) 
     app = HostApp(TimelineScreen, journal=_journal(tmp_path))
 
     async def loaded(pilot) -> None:  # type: ignore[no-untyped-def]
-        screen = pilot.app.screen
-        await settle(pilot, lambda: isinstance(screen, TimelineScreen) and screen._loaded
-                     and idle(pilot.app, "timeline-load"), "the journal on screen")
+        await _timeline_loaded(pilot)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=loaded)
