@@ -9,11 +9,17 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from console.runtime.kubernetes import KubernetesRuntime
+
 from tests.dockerlab import DockerLab, ScratchDaemon, docker_available, sweep_stale
+from tests.k8s_fake_api import FakeKubeAPI, make_runtime
 from tests.temporal_server import temporal_lab, temporal_proc  # noqa: F401  (fixtures)
 
 
@@ -63,3 +69,23 @@ def scratch_daemon() -> Iterator[ScratchDaemon]:
         yield daemon
     finally:
         daemon.remove()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeKubeAPI]:
+    """A fake Kubernetes API server on loopback (files may define their own `fake`)."""
+    server = FakeKubeAPI().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def runtime(fake: FakeKubeAPI, tmp_path: Path) -> AsyncIterator[KubernetesRuntime]:
+    """The console's kubernetes runtime on the fake API server, closed afterwards."""
+    rt = make_runtime(fake, tmp_path)
+    try:
+        yield rt
+    finally:
+        await rt.close()

@@ -9,7 +9,6 @@ timings: "kafka's rollout completed before auth was scaled up".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,25 +21,7 @@ from console.model import Stack
 from console.monitor import Monitor
 from console.runtime.kubernetes import KubernetesRuntime
 from tests.k8s_fake_api import FakeKubeAPI, deployment, pod
-from tests.test_k8s_runtime import make_runtime, svc
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeKubeAPI]:
-    server = FakeKubeAPI().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def runtime(fake: FakeKubeAPI, tmp_path: Path) -> AsyncIterator[KubernetesRuntime]:
-    rt = make_runtime(fake, tmp_path)
-    try:
-        yield rt
-    finally:
-        await rt.close()
+from tests.test_k8s_runtime import svc
 
 
 def rolled_out_at(fake: FakeKubeAPI, name: str, generation: int) -> int:

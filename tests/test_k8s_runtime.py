@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,36 +27,9 @@ from console.runtime.kubernetes import (
 )
 from console.status import evaluate
 from console.status_types import State
-from tests.k8s_fake_api import KINDS, FakeKubeAPI, deployment, event, hpa, pod
+from tests.k8s_fake_api import KINDS, FakeKubeAPI, deployment, event, hpa, make_runtime, pod
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeKubeAPI]:
-    server = FakeKubeAPI().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def runtime(fake: FakeKubeAPI, tmp_path: Path) -> AsyncIterator[KubernetesRuntime]:
-    rt = make_runtime(fake, tmp_path)
-    try:
-        yield rt
-    finally:
-        await rt.close()
-
-
-def make_runtime(fake: FakeKubeAPI, tmp_path: Path, context: str = "dev-cluster",
-                 allow_writes: bool = False, **settings: str) -> KubernetesRuntime:
-    config = fake.write_kubeconfig(tmp_path / "kubeconfig", context=context, namespace="vextrus")
-    rt = build_kubernetes_runtime(KubernetesSettings(**settings), str(config),
-                                  allow_writes=allow_writes)
-    rt.sync_timeout = 5.0
-    return rt
 
 
 def svc(name: str, k8s: str | None = None, phase: int = 0,

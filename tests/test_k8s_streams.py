@@ -7,7 +7,6 @@ client's transport.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from console.runtime.kubernetes import KubernetesActionError, KubernetesRuntime
 from console.runtime.kubernetes_streams import exec_outcome
 from console.runtime.kubernetes_watch import LIST_PAGE
 from tests.k8s_fake_api import FakeKubeAPI, deployment, event, pod
-from tests.test_k8s_runtime import make_runtime, svc, until
+from tests.test_k8s_runtime import svc, until
 
 # What containerd says through the kubelet when the binary is not in the image
 MISSING_BINARY = {
@@ -34,24 +33,6 @@ MISSING_BINARY = {
                                        'in container: ... exec: "wget": executable file not '
                                        "found in $PATH: unknown"}]},
     "code": 500}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeKubeAPI]:
-    server = FakeKubeAPI().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def runtime(fake: FakeKubeAPI, tmp_path: Path) -> AsyncIterator[KubernetesRuntime]:
-    rt = make_runtime(fake, tmp_path)
-    try:
-        yield rt
-    finally:
-        await rt.close()
 
 
 def auth_pods(fake: FakeKubeAPI, **kwargs: str) -> None:
