@@ -85,7 +85,7 @@ class ActionScreen(Screen[None]):
         yield Static(f"{self.action.name} · {safe_str(self.action.target, 200)} · {mode}",
                      id="action-title", markup=False)
         yield ActionProgress(self.action.plan(), id="action-progress")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     @property
     def progress(self) -> ActionProgress:

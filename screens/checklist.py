@@ -48,9 +48,10 @@ class ChecklistScreen(Screen[None]):
     CSS_PATH = "checklist.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back", id="checklist.back"),
-        Binding("r", "recheck", "Check again", id="checklist.recheck"),
-        Binding("f", "fix", "Run the fix", id="checklist.fix"),
-        Binding("x", "export", "Export Markdown", id="checklist.export"),
+        # r restarts and f follows elsewhere: refresh is ctrl+r, saving ctrl+s, as everywhere.
+        Binding("ctrl+r,f5", "recheck", "Refresh (check again)", id="checklist.recheck"),
+        Binding("enter", "fix", "Run the fix", id="checklist.fix"),
+        Binding("ctrl+s", "export", "Save (Markdown)", id="checklist.export"),
         Binding("j", "cursor('down')", "Down", id="checklist.down", show=False),
         Binding("k", "cursor('up')", "Up", id="checklist.up", show=False),
     ]
@@ -70,7 +71,7 @@ class ChecklistScreen(Screen[None]):
         table.add_column("Item", key="item")
         yield table
         yield Static("", id="checklist-detail", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
@@ -142,13 +143,19 @@ class ChecklistScreen(Screen[None]):
         text.append_text(safe_text(v.evidence, 600))
         text.append(f"\nasked: {v.asked or '-'} · at {when}")
         fix = v.fix or (FIX_ACTIONS.get(item_id, ""))
+        runnable = item_id in FIX_ACTIONS and v.mark is not Mark.PASS
         text.append(f"\nfix: {fix or 'none the console can run'}"
-                    + ("  (press f)" if item_id in FIX_ACTIONS and v.mark is not Mark.PASS else ""))
+                    + ("  (press enter)" if runnable else ""))
         self.query_one("#checklist-detail", Static).update(text)
 
     def action_cursor(self, direction: str) -> None:
         table = self.query_one(DataTable)
         table.action_cursor_down() if direction == "down" else table.action_cursor_up()
+
+    def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
+        """enter on a row: the focused table turns it into RowSelected before the screen's
+        binding sees it, so both paths run the same fix."""
+        self.action_fix()
 
     def action_fix(self) -> None:
         item_id = self._selected()

@@ -73,8 +73,9 @@ class DiagnosisScreen(ModalScreen[Decision]):
 
     CSS_PATH = "confirm.tcss"
     BINDINGS = [
-        Binding("r", "decide('retry')", "Retry", id="diagnosis.retry"),
-        Binding("R", "decide('restart')", "Restart it", id="diagnosis.restart"),
+        # r restarts, as everywhere; retrying the check is the default answer.
+        Binding("enter", "decide('retry')", "Retry", id="diagnosis.retry"),
+        Binding("r", "decide('restart')", "Restart", id="diagnosis.restart"),
         Binding("s", "decide('skip')", "Skip", id="diagnosis.skip"),
         Binding("a,escape", "decide('abort')", "Abort", id="diagnosis.abort"),
     ]
@@ -90,7 +91,7 @@ class DiagnosisScreen(ModalScreen[Decision]):
             with VerticalScroll(id="confirm-details"):  # exit code, log lines, failing probe
                 yield Static(safe_str("\n".join(self.diagnosis.lines()), multiline=True),
                              markup=False)
-            yield Static("r  retry    R  restart it    s  skip    a / esc  abort the phase",
+            yield Static("enter  retry    r  restart it    s  skip    a / esc  abort the phase",
                          id="confirm-hint")
 
     def action_decide(self, decision: Decision) -> None:

@@ -127,7 +127,7 @@ class DrillScreen(Screen[None]):
         yield Static(id="drill-title")
         yield Static(id="drill-measures")
         yield ActionProgress(self.drill.plan() if self.drill else [], id="drill-progress")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def _title(self, state: str) -> None:
         name = f"drill {self.kind} · {self.service}"

@@ -39,8 +39,8 @@ class GraphScreen(Screen[None]):
         Binding("enter", "open_detail", "Details", id="graph.open_detail"),
         Binding("slash", "open_jump", "Jump to", id="graph.open_jump"),
         Binding("c", "root_cause", "Root cause", id="graph.root_cause"),
-        Binding("L", "open_logs", "Logs", id="graph.open_logs"),
-        Binding("p", "toggle_mode", "Phases/layers", id="graph.toggle_mode"),
+        Binding("l", "open_logs", "Logs", id="graph.open_logs"),
+        Binding("v", "toggle_mode", "View: phases/layers", id="graph.toggle_mode"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -55,7 +55,7 @@ class GraphScreen(Screen[None]):
             placeholder="jump to service: type a name, tab completes, enter goes, esc cancels",
             suggester=SuggestFromList(stack.names(), case_sensitive=False),
         )
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     @property
     def _stack(self) -> Stack:
@@ -122,7 +122,7 @@ class GraphScreen(Screen[None]):
         self.app.push_screen(DetailScreen(name))
 
     def action_open_logs(self) -> None:
-        """L: the selected service's logs (l moves right, as in vim)."""
+        """l: the selected service's logs, as on the matrix (arrows move; j/k too)."""
         from screens.logs import LogsScreen
 
         if self.graph.selected is not None:
@@ -139,7 +139,7 @@ class GraphScreen(Screen[None]):
         self.graph.select(status.blocked_by[-1])
 
     def action_toggle_mode(self) -> None:
-        """p: columns by bring-up phase, or by dependency depth."""
+        """v: columns by bring-up phase, or by dependency depth."""
         self.graph.mode = "topo" if self.graph.mode == "phase" else "phase"
         self._describe()
 

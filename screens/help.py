@@ -84,7 +84,7 @@ class HelpScreen(ModalScreen[None]):
     """A centred, scrollable table of keys; esc (or ?) closes it."""
 
     CSS_PATH = "help.tcss"
-    BINDINGS = [Binding("escape,question_mark", "dismiss", "Close help", id="help.close")]
+    BINDINGS = [Binding("escape,question_mark", "dismiss", "Help (close)", id="help.close")]
 
     def __init__(self, entries: Iterable[HelpEntry], title: str = "Keys") -> None:
         super().__init__()

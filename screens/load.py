@@ -143,7 +143,7 @@ class LoadScreen(Screen[None]):
         yield Static(id="load-title")
         yield ProgressBar(total=100, show_eta=False, id="load-bar")
         yield Static(id="load-panel")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         try:

@@ -58,15 +58,17 @@ class LogsScreen(Screen[None]):
         Binding("f", "toggle_follow", "Follow", id="logs.toggle_follow"),
         Binding("slash", "open_prompt('search')", "Search", id="logs.open_prompt.search"),
         Binding("n", "next_match", "Next match", id="logs.next_match"),
-        Binding("N", "previous_match", "Prev match", id="logs.previous_match"),
+        Binding("N", "previous_match", "Previous match", id="logs.previous_match"),
         Binding(
             "ampersand", "open_prompt('filter')", "Filter (regex)", id="logs.open_prompt.filter"
         ),
-        Binding("e", "level('ERROR')", "Errors only", id="logs.level.error"),
-        Binding("W", "level('WARN')", "Warn+", id="logs.level.warn"),
-        Binding("i", "level('INFO')", "Info+", id="logs.level.info"),
-        Binding("w", "toggle_wrap", "Wrap", id="logs.toggle_wrap"),
-        Binding("T", "toggle_time", "Timestamps", show=False, id="logs.toggle_time"),
+        # Digits are quick filters (as the workflow statuses); w is Workflows and i probes
+        # inside elsewhere, so wrap is W and timestamps ctrl+t.
+        Binding("1", "level('ERROR')", "Errors only", id="logs.level.error"),
+        Binding("2", "level('WARN')", "Warn+", id="logs.level.warn"),
+        Binding("3", "level('INFO')", "Info+", id="logs.level.info"),
+        Binding("W", "toggle_wrap", "Wrap", id="logs.toggle_wrap"),
+        Binding("ctrl+t", "toggle_time", "Timestamps", show=False, id="logs.toggle_time"),
         Binding("ctrl+s", "save", "Save", id="logs.save"),
     ]
 
@@ -95,7 +97,7 @@ class LogsScreen(Screen[None]):
         yield self._view
         yield Static("", id="logs-status", markup=False)
         yield Input(id="logs-prompt", classes="-hidden")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     @property
     def view(self) -> LogView:
@@ -262,7 +264,7 @@ class LogsScreen(Screen[None]):
             self.notify("No matches", timeout=3)
 
     def action_level(self, name: str) -> None:
-        """e / W / i: show ERROR, WARN and up, INFO and up; the same key again shows all."""
+        """1 / 2 / 3: show ERROR, WARN and up, INFO and up; the same key again shows all."""
         level = _LEVEL_KEYS[name]
         current = self.view.log_filter
         chosen = None if current.min_level is level else level

@@ -37,8 +37,8 @@ class ResourcesTable(DataTable[Text]):
     }
     """
     BINDINGS = [
-        Binding("j", "cursor_down", "Cursor down", show=False, id="resources.down"),
-        Binding("k", "cursor_up", "Cursor up", show=False, id="resources.up"),
+        Binding("j", "cursor_down", "Down", show=False, id="resources.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="resources.up"),
     ]
 
 

@@ -44,7 +44,7 @@ class TimelineScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="timeline.back"),
-        Binding("x", "export", "Export Markdown", id="timeline.export"),
+        Binding("ctrl+s", "export", "Save (Markdown)", id="timeline.export"),
     ]
 
     def __init__(self) -> None:
@@ -61,7 +61,7 @@ class TimelineScreen(Screen[None]):
         table.add_column("What happened", key="text")
         yield table
         yield Static(EMPTY_TEXT, id="timeline-empty", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

@@ -62,11 +62,13 @@ class WorkflowDetailScreen(Screen[None]):
     CSS_PATH = "workflow_detail.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back", id="workflow_detail.back"),
-        Binding("r", "refresh", "Refresh", id="workflow_detail.refresh"),
+        # One meaning per key across the console: D stops gracefully (a service: stop; a
+        # workflow: cancel), ctrl+k kills (a service: SIGKILL; a workflow: terminate).
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="workflow_detail.refresh"),
         Binding("Q", "query", "Query", id="workflow_detail.query"),
-        Binding("s", "signal", "Signal", id="workflow_detail.signal"),
-        Binding("c", "cancel_workflow", "Cancel wf", id="workflow_detail.cancel"),
-        Binding("T", "terminate", "Terminate", id="workflow_detail.terminate"),
+        Binding("exclamation_mark", "signal", "Signal", id="workflow_detail.signal"),
+        Binding("D", "cancel_workflow", "Stop (cancel)", id="workflow_detail.cancel"),
+        Binding("ctrl+k", "terminate", "Kill (terminate)", id="workflow_detail.terminate"),
     ]
 
     def __init__(self, workflow_id: str, run_id: str = "") -> None:
@@ -88,7 +90,7 @@ class WorkflowDetailScreen(Screen[None]):
                            ("Details", "text")):
             table.add_column(label, key=key)
         yield table
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#wfd-output", Static).display = False

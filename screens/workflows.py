@@ -51,6 +51,16 @@ class WorkflowsFailed(Message):
         self.reachable = reachable  # False: unreachable (retry with backoff)
 
 
+# 1-7 pick a status (1 running, 2 completed, 3 failed...), 0 shows all; the footer shows one
+# entry for the lot, the help overlay each of them.
+STATUS_KEYS = [
+    Binding("0", "status(0)", "Status: all", show=False, id="workflows.status.all"),
+    *(Binding(str(i), f"status({i})", "Status filter" if i == 1 else f"Status: {name}",
+              show=i == 1, key_display="0-7" if i == 1 else None, id=f"workflows.status.{name}")
+      for i, name in enumerate(STATUSES, start=1)),
+]
+
+
 class WorkflowsScreen(Screen[None]):
     """Temporal executions of the stack's namespace."""
 
@@ -59,10 +69,13 @@ class WorkflowsScreen(Screen[None]):
         Binding("escape", "back", "Back", id="workflows.back"),
         Binding("enter", "open", "Details", id="workflows.open"),
         Binding("slash", "filter", "Filter", id="workflows.filter"),
-        Binding("s", "cycle_status", "Status filter", id="workflows.cycle_status"),
-        Binding("r", "refresh", "Refresh", id="workflows.refresh"),
-        Binding("n", "next_page", "Next page", id="workflows.next_page"),
-        Binding("p", "previous_page", "Prev page", id="workflows.previous_page"),
+        # Digits are quick filters everywhere (logs: levels; here: statuses); the same digit
+        # again shows all. `r` restarts services elsewhere, so refresh is ctrl+r as on the app.
+        *STATUS_KEYS,
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="workflows.refresh"),
+        Binding("right_square_bracket", "next_page", "Next page", id="workflows.next_page"),
+        Binding("left_square_bracket", "previous_page", "Previous page",
+                id="workflows.previous_page"),
     ]
 
     monotonic = staticmethod(time.monotonic)  # the backoff's clock (snapshots freeze it)
@@ -91,7 +104,7 @@ class WorkflowsScreen(Screen[None]):
         yield WorkflowTable(id="wf-table")
         yield Input(placeholder="status:running type:InvoiceApproval id:po-… q:query",
                     id="wf-filter")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(WorkflowTable).focus()
@@ -211,11 +224,12 @@ class WorkflowsScreen(Screen[None]):
     def _row_selected(self) -> None:
         self.action_open()
 
-    def action_cycle_status(self) -> None:
-        """all -> running -> completed -> ... -> all: the quickest triage filter."""
-        order: list[str | None] = [None, *STATUSES]
-        at = order.index(self.filter.status) if self.filter.status in order else 0
-        self._apply(ListFilter(status=order[(at + 1) % len(order)], type=self.filter.type,
+    def action_status(self, index: int) -> None:
+        """1-7: only workflows in that status (running, completed, failed...); the same digit
+        again, or 0, shows all: the quickest triage filter."""
+        chosen = STATUSES[index - 1] if 1 <= index <= len(STATUSES) else None
+        status = None if chosen == self.filter.status else chosen
+        self._apply(ListFilter(status=status, type=self.filter.type,
                                workflow_id=self.filter.workflow_id, query=self.filter.query))
 
     def action_next_page(self) -> None:

@@ -64,7 +64,7 @@ async def test_help_lists_the_new_keys_and_a_remap() -> None:
         assert entries["Resources"].group == "Go to"
         assert entries["Shell"].group == "Selected service"
         assert entries["Sort"].group == "This screen"
-        assert "j" in entries["Cursor down"].keys and "k" in entries["Cursor up"].keys
+        assert "j" in entries["Down"].keys and "k" in entries["Up"].keys
         assert entries["Quit"].keys in ("^c, q", "q, ^c")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)

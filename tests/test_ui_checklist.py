@@ -55,7 +55,7 @@ async def test_items_evidence_and_the_header_score() -> None:
         detail = str(checklist.query_one("#checklist-detail").render())
         assert "All services running without restarts for >10 minutes: fail" in detail
         assert "not operational: minio, rabbitmq, configuration" in detail
-        assert "fix: bring-up (B)  (press f)" in detail
+        assert "fix: bring-up (B)  (press enter)" in detail
         await pilot.press("j", "j", "j", "j", "j", "j")  # to "Zero hardcoded secrets"
         detail = str(checklist.query_one("#checklist-detail").render())
         assert "Zero hardcoded secrets in codebase: fail" in detail
@@ -67,21 +67,21 @@ async def test_items_evidence_and_the_header_score() -> None:
         assert "Checklist 25% · 6/24 pass" in str(gauge.render())
 
 
-async def test_f_runs_the_items_guided_fix_or_says_there_is_none() -> None:
+async def test_enter_runs_the_items_guided_fix_or_says_there_is_none() -> None:
     app = build_app(make_context())
     async with app.run_test(size=(120, 40)) as pilot:
         checklist = await _opened(pilot)
         for _ in range(13):  # down to "Grafana dashboards", which has no guided fix
             await pilot.press("j")
         assert checklist._selected() == "grafana"
-        await pilot.press("f")
+        await pilot.press("enter")
         await settle(pilot, lambda: any("no guided fix" in n.message
                                         for n in app._notifications), "the notice")
         assert app.screen is checklist
         for _ in range(13):
             await pilot.press("k")
         assert checklist._selected() == "uptime"  # its fix is the bring-up
-        await pilot.press("f")
+        await pilot.press("enter")
         await settle(pilot, lambda: app.screen is not checklist, "the bring-up to open")
         names = [type(s).__name__ for s in app.screen_stack]
         assert names[names.index("ChecklistScreen") + 1] == "ActionScreen", names

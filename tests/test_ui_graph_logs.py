@@ -223,10 +223,13 @@ async def test_graph_selection_moves_and_highlights_dependencies() -> None:
         # The selection's edges are drawn heavy, the others light.
         start = next(e for e in graph.graph_layout.edges if e.source == "auth").cells[0]
         assert graph._canvas.chars[start[1]][start[0]] == "━"
-        await pilot.press("l")
+        await pilot.press("right")
         assert graph.graph_layout.nodes[graph.selected].column == box.column + 1
-        await pilot.press("h")
+        await pilot.press("left")
         assert graph.graph_layout.nodes[graph.selected].column == box.column
+        selected = graph.selected
+        await pilot.press("l")  # logs, as on the matrix: the selected service's
+        assert isinstance(app.screen, LogsScreen) and app.screen._requested == [selected]
 
 
 async def test_graph_lights_the_path_to_the_root_cause_and_c_jumps_there() -> None:
@@ -271,14 +274,14 @@ async def test_graph_jump_to_a_service_by_name_and_keep_it_in_view() -> None:
         assert graph.selected == "kafka"
 
 
-async def test_graph_enter_opens_details_esc_leaves_p_switches_layers() -> None:
+async def test_graph_enter_opens_details_esc_leaves_v_switches_layers() -> None:
     app = graph_app()
     async with app.run_test(size=(120, 40)) as pilot:
         graph = _graph(app)
         graph.select("crm")
         await pilot.press("enter")
         assert app.details == ["crm"]
-        await pilot.press("p")
+        await pilot.press("v")
         assert graph.mode == "topo" and graph.selected == "crm"
         assert "dependency layers" in str(app.screen.query_one("#graph-title", Static).render())
         await pilot.press("escape")
@@ -404,15 +407,15 @@ async def test_logs_level_filter_wrap_and_redaction() -> None:
     app = HostApp(lambda: LogsScreen(["auth", "kafka"]), runtime=ListRuntime(LINES))
     async with app.run_test(size=(80, 24)) as pilot:
         view = await settle_logs(pilot, app, 7)
-        await pilot.press("e")
+        await pilot.press("1")
         assert view.shown_count == 2 and "level ERROR" in _status(app)
-        await pilot.press("W")
+        await pilot.press("2")
         assert view.shown_count == 4
-        await pilot.press("W")
-        assert view.shown_count == 7  # the same key again shows everything
+        await pilot.press("2")
+        assert view.shown_count == 7  # the same digit again shows everything
         await pilot.press("ampersand", *"kafka", "enter")
         assert view.shown_count == 2  # the filter matches the text, not the service name
-        await pilot.press("w")
+        await pilot.press("W")
         assert view.wrap
         texts = [e.text for e in (view.entry_at(i) for i in range(view.line_count)) if e]
         assert all("hunter2" not in t for t in texts)
@@ -523,13 +526,14 @@ async def test_timeline_lists_journal_entries_in_time_order(tmp_path: Path) -> N
         assert not app.screen.has_class("-empty")
 
 
-async def test_timeline_x_exports_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_timeline_ctrl_s_saves_markdown(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     app = HostApp(TimelineScreen, journal=_journal(tmp_path))
     saved = tmp_path / "vextrus-timeline-20250925-104207.md"
     async with app.run_test(size=(120, 30)) as pilot:
         await _timeline_loaded(pilot)
-        await pilot.press("x")
+        await pilot.press("ctrl+s")
         await settle(pilot, saved.exists, "the exported file")
         await settle(pilot, lambda: idle(app), "the export to finish")
     text = saved.read_text()

@@ -85,7 +85,7 @@ async def test_query_then_approve_signal_to_completion_is_journaled(
         await until(pilot, lambda: "cfo" in text_of(app, "#wfd-output"), "query answer")
         assert '"approval_tier": "cfo"' in text_of(app, "#wfd-output")
 
-        await pilot.press("s")
+        await pilot.press("exclamation_mark")
         await until(pilot, lambda: isinstance(app.screen, WorkflowCallScreen), "signal modal")
         assert app.screen.query_one("#call-name", Input).value == "approve"
         await pilot.press("enter")
@@ -109,7 +109,7 @@ async def test_terminate_wants_a_reason_and_the_id_typed_out(
     app = make(temporal_lab.address, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_workflow(pilot, wid)
-        await pilot.press("T")
+        await pilot.press("ctrl+k")  # kill, as for a service: terminate
         await until(pilot, lambda: isinstance(app.screen, WorkflowCallScreen), "reason modal")
         await pilot.press("enter")  # no reason: refused in place
         assert "a reason is required" in text_of(app, "#call-hint")
@@ -133,11 +133,11 @@ async def test_read_only_refuses_every_write(temporal_lab: TemporalLab, tmp_path
     app = make(temporal_lab.address, tmp_path, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_workflow(pilot, wid)
-        for key in ("s", "c", "T"):
+        for key in ("exclamation_mark", "D", "ctrl+k"):  # signal, cancel, terminate
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, WorkflowDetailScreen)
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await pilot.pause(0.5)
         assert "▶ running" in facts(app)
     assert Journal(tmp_path / "journal.sqlite3").timeline(kinds=["action"]) == []
@@ -152,10 +152,18 @@ async def test_status_filter_and_a_bad_filter_line(temporal_lab: TemporalLab,
         await until(pilot, lambda: isinstance(app.screen, WorkflowsScreen), "workflows")
         table = app.screen.query_one(WorkflowTable)
         await until(pilot, lambda: bool(table.rows_shown), "rows")
-        await pilot.press("s")  # all -> running
+        await pilot.press("1")  # all -> running
         await until(pilot, lambda: "filter: status=running" in text_of(app, "#wf-title")
                     and "refreshing" not in text_of(app, "#wf-title"), "filtered")
         assert table.rows_shown and {r.status for r in table.rows_shown} == {"running"}
+        await pilot.press("3")  # failed: none here
+        await until(pilot, lambda: "filter: status=failed" in text_of(app, "#wf-title")
+                    and "refreshing" not in text_of(app, "#wf-title"), "failed only")
+        assert table.rows_shown == []
+        await pilot.press("3")  # the same digit again: every status
+        await until(pilot, lambda: "status=" not in text_of(app, "#wf-title")
+                    and "refreshing" not in text_of(app, "#wf-title"), "unfiltered")
+        assert table.rows_shown
         await pilot.press("slash")
         app.screen.query_one("#wf-filter", Input).value = "state:running"
         await pilot.press("enter")

@@ -97,14 +97,13 @@ class DependencyGraph(ScrollView, can_focus=True):
     """Scrollable, navigable drawing of the stack's dependency graph."""
 
     BINDINGS = [
-        Binding("h", "move('left')", "Left", group=_MOVE, id="dependency_graph.move.left"),
         Binding("j", "move('down')", "Down", group=_MOVE, id="dependency_graph.move.down"),
         Binding("k", "move('up')", "Up", group=_MOVE, id="dependency_graph.move.up"),
-        Binding("l", "move('right')", "Right", group=_MOVE, id="dependency_graph.move.right"),
-        Binding("left", "move('left')", "Left", show=False, id="dependency_graph.arrow.left"),
+        Binding("left", "move('left')", "Left", group=_MOVE, id="dependency_graph.arrow.left"),
         Binding("down", "move('down')", "Down", show=False, id="dependency_graph.arrow.down"),
         Binding("up", "move('up')", "Up", show=False, id="dependency_graph.arrow.up"),
-        Binding("right", "move('right')", "Right", show=False, id="dependency_graph.arrow.right"),
+        Binding("right", "move('right')", "Right", group=_MOVE,
+                id="dependency_graph.arrow.right"),
     ]
 
     COMPONENT_CLASSES = {

@@ -58,8 +58,8 @@ class ServiceTable(DataTable[Text]):
 
     BINDINGS = [
         Binding("enter", "select_cursor", "Details", id="service_table.details"),
-        Binding("j", "cursor_down", "Cursor down", id="service_table.down", show=False),
-        Binding("k", "cursor_up", "Cursor up", id="service_table.up", show=False),
+        Binding("j", "cursor_down", "Down", id="service_table.down", show=False),
+        Binding("k", "cursor_up", "Up", id="service_table.up", show=False),
     ]
 
     status: reactive[StackStatus | None] = reactive(None)
