@@ -45,6 +45,8 @@ class TimelineScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="timeline.back"),
         Binding("ctrl+s", "export", "Save (Markdown)", id="timeline.export"),
+        Binding("j", "cursor('down')", "Down", show=False, id="timeline.down"),
+        Binding("k", "cursor('up')", "Up", show=False, id="timeline.up"),
     ]
 
     def __init__(self) -> None:
@@ -109,6 +111,10 @@ class TimelineScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_cursor(self, direction: str) -> None:
+        table = self.query_one(DataTable)
+        table.action_cursor_down() if direction == "down" else table.action_cursor_up()
 
     def action_export(self) -> None:
         """x: write the timeline as Markdown (cwd, else the state dir) and show the path."""

@@ -113,3 +113,12 @@ async def test_the_bringup_diagnosis_answers_r_with_restart_and_enter_with_retry
             await pilot.press(key)
             await settle(pilot, lambda: not isinstance(app.screen, DiagnosisScreen), "closed")
     assert answers == ["restart", "retry", "skip", "abort"]
+
+
+def test_j_and_k_move_in_every_list() -> None:
+    """Where a list or a text scrolls, j/k move down/up (Pilot tests press them on the
+    matrix, the checklist, the timeline, the logs, the describe view and the graph)."""
+    table = key_meanings()
+    lists = {"ServiceTable", "WorkflowTable", "LogView", "TimelineScreen", "ChecklistScreen",
+             "ResourcesTable", "DescribeScreen", "DependencyGraph"}
+    assert lists <= table["j"]["down"] and lists <= table["k"]["up"]

@@ -385,6 +385,12 @@ async def test_logs_follow_toggle_and_scrolling_up_pauses() -> None:
         await pilot.press("end")
         await pilot.pause()
         assert view.follow and view.scroll_y == view.max_scroll_y
+        bottom = view.scroll_y
+        await pilot.press("k", "k")  # j/k move, as in every list
+        await settle(pilot, lambda: view.scroll_y == bottom - 2, "two lines up")
+        assert not view.follow
+        await pilot.press("j")
+        await settle(pilot, lambda: view.scroll_y == bottom - 1, "one line down")
 
 
 async def test_logs_dropped_count_is_visible_after_overflow() -> None:
@@ -524,6 +530,10 @@ async def test_timeline_lists_journal_entries_in_time_order(tmp_path: Path) -> N
         assert title == "Timeline · 5 entries, oldest first · 2025-09-25"
         assert table.cursor_row == 4  # newest selected
         assert not app.screen.has_class("-empty")
+        await pilot.press("k", "k", "k")  # j/k move, as in every list
+        assert table.cursor_row == 1
+        await pilot.press("j")
+        assert table.cursor_row == 2
 
 
 async def test_timeline_ctrl_s_saves_markdown(tmp_path: Path,

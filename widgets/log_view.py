@@ -56,6 +56,9 @@ class LogView(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("end", "follow_end", "End (follow)", show=False, id="log_view.follow_end"),
+        # j/k wherever lists move (scrolling up stops following, as the arrows do)
+        Binding("j", "scroll_down", "Down", show=False, id="log_view.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="log_view.up"),
     ]
 
     COMPONENT_CLASSES = {

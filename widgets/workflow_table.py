@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from console.masking import safe_text
@@ -51,6 +52,11 @@ def row_key(row: WorkflowRow) -> str:
 
 class WorkflowTable(DataTable[str | Text]):
     """One page of workflow executions; the cursor stays on the same execution on refresh."""
+
+    BINDINGS = [  # j/k wherever lists move
+        Binding("j", "cursor_down", "Down", show=False, id="workflow_table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="workflow_table.up"),
+    ]
 
     DEFAULT_CSS = """
     WorkflowTable {
