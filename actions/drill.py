@@ -297,10 +297,6 @@ def _pid() -> int:
     return os.getpid()
 
 
-def drill_state_dir(journal: Journal | None) -> Path | None:
-    return journal.path.parent if journal is not None else None
-
-
 def make_drill(
     kind: str,
     stack: Stack,

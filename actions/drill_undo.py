@@ -22,9 +22,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.fileio import write_text_atomic
+
+if TYPE_CHECKING:
+    from console.factory import AppContext
+    from console.journal import Journal
 
 Op = dict[str, str]
 
@@ -166,3 +170,28 @@ def undo_leftovers(state_dir: Path, client_factory: Callable[[], Any],
             with contextlib.suppress(Exception):
                 client.close()
     return lines
+
+
+def drill_state_dir(journal: Journal | None) -> Path | None:
+    """Undo files live beside the journal: one state dir per stack and user."""
+    return journal.path.parent if journal is not None else None
+
+
+def undo_leftovers_for(ctx: AppContext) -> list[str]:
+    """What crashed drills left behind, undone (docker-py), journaled; one line each."""
+    state_dir = drill_state_dir(ctx.journal)
+    if state_dir is None:
+        return []
+
+    def client() -> Any:
+        import docker
+
+        host = getattr(ctx.runtime, "host", None)
+        return (docker.DockerClient(base_url=host, version="auto", timeout=30) if host
+                else docker.from_env(version="auto", timeout=30))
+
+    def note(service: str, text: str) -> None:
+        if ctx.journal is not None:
+            ctx.journal.record("action", service, text)
+
+    return undo_leftovers(state_dir, client, note)

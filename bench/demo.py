@@ -26,7 +26,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "demo", "--script", "--dir", tmp,
+            [sys.executable, "-m", "cli", "demo", "--script", "--dir", tmp,
              "--port-offset", "16000"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert proc.stdout is not None
         marks: dict[str, float] = {}

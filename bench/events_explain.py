@@ -70,7 +70,7 @@ def instrument(app: Any, watch: Stopwatch, victim: Callable[[], str]) -> None:
             watch.mark("status")
     app.watch(app, "status", on_status, init=False)
 
-    from widgets.service_table import ServiceTable
+    from ui.widgets.service_table import ServiceTable
 
     table = app.screen.query_one(ServiceTable)
     sync = table._sync
@@ -95,7 +95,8 @@ def instrument(app: Any, watch: Stopwatch, victim: Callable[[], str]) -> None:
 async def explain(stack: Path, project: str, state: Path, client: Any,
                   victims: list[str], rounds: int) -> dict[str, list[float]]:
     """Per stage, the ms from kill to that stage, over ROUNDS kills."""
-    from console.factory import Options, build_app, build_context
+    from console.factory import Options, build_context
+    from ui.factory import build_app
 
     ctx = build_context(Options(stack_path=str(stack), project=project, state_dir=str(state)))
     watch = Stopwatch()

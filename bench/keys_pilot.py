@@ -89,7 +89,7 @@ class Frames:
 
 async def home(app: Any, pilot: Any) -> None:
     """Back to the matrix with no filter, blast radius or dialog left over."""
-    from screens.matrix import MatrixScreen
+    from ui.screens.matrix import MatrixScreen
 
     while not isinstance(app.screen, MatrixScreen) and len(app.screen_stack) > 1:
         app.pop_screen()
@@ -107,8 +107,8 @@ async def timed_press(pilot: Any, frames: Frames, key: str) -> float | None:
 
 
 async def run(size: tuple[int, int], repeat: int) -> dict[str, list[float | None]]:
-    from console.factory import build_app
     from tests.ui_data import make_context
+    from ui.factory import build_app
 
     frames = Frames()
     frames.install()

@@ -36,9 +36,9 @@ from console.factory import AppContext
 from console.model import Service, Stack
 from console.monitor import Monitor
 from console.runtime.base import LogLine
-from screens.logs import LogsScreen
-from themes import register_themes
-from widgets.log_view import LogView
+from ui.screens.logs import LogsScreen
+from ui.themes import register_themes
+from ui.widgets.log_view import LogView
 
 SERVICES = 40
 RETAINED = 200_000

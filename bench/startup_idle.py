@@ -35,14 +35,15 @@ def child(stack_path: str, project: str, idle: float) -> None:
     sys.path.insert(0, str(ROOT))
     import asyncio
 
-    from console.factory import Options, build_app, build_context
+    from console.factory import Options, build_context
+    from ui.factory import build_app
 
     async def run() -> None:
         opts = Options(stack_path=stack_path, project=project,
                        state_dir=os.environ["VX_BENCH_STATE"])
         app = build_app(build_context(opts))
         async with app.run_test(size=(120, 40)) as pilot:
-            from widgets.service_table import ServiceTable
+            from ui.widgets.service_table import ServiceTable
 
             while True:
                 tables = app.screen.query(ServiceTable)

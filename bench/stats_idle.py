@@ -38,8 +38,9 @@ def child(stack_path: str, project: str, stats: bool, seconds: float) -> None:
     sys.path.insert(0, str(ROOT))
     import asyncio
 
-    from console.app import VextrusApp
-    from console.factory import Options, build_app, build_context
+    from console.factory import Options, build_context
+    from ui.app import VextrusApp
+    from ui.factory import build_app
 
     if not stats:
         VextrusApp._start_sampling = lambda self: None  # type: ignore[method-assign]

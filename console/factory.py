@@ -1,7 +1,8 @@
-"""The one place that builds the console: stack, runtime, journal, monitor, then the App.
+"""The one place that builds the console's context: stack, runtime, journal, monitor.
 
-The CLI and the tests both come through here, so what the tests exercise is what operators
-run. Backends are chosen by name and injected; nothing below this module picks its own.
+The CLI and the tests both come through here (and `ui.factory.build_app` for the App on
+top), so what the tests exercise is what operators run. Backends are chosen by name and
+injected; nothing below this module picks its own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from console.runtime.base import Runtime
 from console.stackfile import StackFileError
 
 if TYPE_CHECKING:
-    from console.app import VextrusApp
     from console.temporal.types import WorkflowsBackend
 
 RUNTIMES = ("docker", "local", "kubernetes", "none")
@@ -105,6 +105,24 @@ def build_workflows(stack: Stack) -> WorkflowsBackend | None:
     from console.temporal.client import TemporalBackend
 
     return TemporalBackend.from_settings(stack.temporal)
+
+
+DEFAULT_COMPOSE = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+
+
+def compose_path(ctx: AppContext) -> Path | None:
+    """The compose file this context acts on: the project's, the one given, the one beside
+    the stack file, or the working directory's (None: there is none)."""
+    if ctx.stack.compose and ctx.stack.compose.files:
+        return Path(ctx.stack.compose.files[0])
+    if ctx.compose_path:
+        return Path(ctx.compose_path)
+    beside = Path(ctx.stack.source).parent  # the compose file next to the stack file
+    if not ctx.stack.source.startswith("<"):
+        found = next((beside / n for n in DEFAULT_COMPOSE if (beside / n).is_file()), None)
+        if found is not None:
+            return found
+    return next((Path(n) for n in DEFAULT_COMPOSE if Path(n).is_file()), None)
 
 
 def load_config(path: str | None) -> dict:
@@ -195,19 +213,11 @@ def _bringup_timeout(config: dict, where: str) -> float:
     return float(value)
 
 
-def build_app(ctx: AppContext) -> VextrusApp:
-    """The Textual App, imported lazily so headless commands never load Textual."""
-    from console.app import VextrusApp
-
-    return VextrusApp(ctx)
-
-
 __all__ = [
     "AppContext",
     "ConfigError",
     "Options",
     "StackFileError",
-    "build_app",
     "build_context",
     "build_runtime",
     "build_workflows",

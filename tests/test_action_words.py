@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from console import cli_secrets
-from console.cli import build_parser
+from cli import secrets as cli_secrets
+from cli.main import build_parser
 from console.journal import Journal
-from screens.action import ActionScreen
 from tests.test_secrets import FIXTURE
 from tests.test_ui_actions import SIZE, until
+from ui.screens.action import ActionScreen
 
 
 def scan_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -66,8 +66,8 @@ def test_clean_scan_says_finished_ok_in_both_places(
 async def test_the_action_screen_title_uses_the_journals_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from console.factory import build_app
     from tests.ui_data import make_context
+    from ui.factory import build_app
 
     compose = scan_dir(tmp_path, monkeypatch)
     journal = Journal(tmp_path / "j.sqlite3")

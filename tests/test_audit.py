@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from actions.audit_rules import audit_file, floating_reason
-from console.cli import main
+from cli.main import main
 from console.journal import Journal
 from tests.dockerlab import DockerLab, build_context
 

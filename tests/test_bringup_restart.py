@@ -121,7 +121,7 @@ async def test_bringup_only_brings_a_service_with_its_dependencies(
 
 
 def cli(tmp_path: Path, stack: Path, project: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "console.cli", "--stack", str(stack), "--project", project,
+    return [sys.executable, "-m", "cli", "--stack", str(stack), "--project", project,
             "--state-dir", str(tmp_path), *args]
 
 

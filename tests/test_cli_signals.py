@@ -45,7 +45,7 @@ checks = [{{ kind = "exec", where = "inside", command = ["sleep", "3600"], timeo
 """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--stack", str(stack), "--state-dir",
+        [sys.executable, "-m", "cli", "--stack", str(stack), "--state-dir",
          str(tmp_path / "state"), "status", "--watch", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
     try:

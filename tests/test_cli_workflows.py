@@ -1,6 +1,6 @@
 """`vextrus-console workflows ...` against a real Temporal test server and the Vextrus worker.
 
-In-process through `console.cli.main`, with `--runtime none` (no Docker needed) and a journal
+In-process through `cli.main.main`, with `--runtime none` (no Docker needed) and a journal
 in a temporary state dir, so each write's journal entry can be read back.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from console.cli import main
+from cli.main import main
 from console.journal import Journal
 from tests.fixtures_services import free_port
 from tests.temporal_server import TemporalLab

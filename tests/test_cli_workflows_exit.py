@@ -44,7 +44,7 @@ def _started(lab: TemporalLab, count: int, task_queue: str) -> list[str]:
 
 
 def _cli(lab: TemporalLab, state: Path, verb: str, *rest: str) -> list[str]:
-    return [sys.executable, "-m", "console.cli", "workflows", verb, "--runtime", "none",
+    return [sys.executable, "-m", "cli", "workflows", verb, "--runtime", "none",
             "--state-dir", str(state), "--temporal-address", lab.address, *rest]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
+from cli.main import main
 from console.compose import ComposeError, config_services
 from console.compose_import import load_compose_stack
 from console.model import ComposeSource

@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from console.cli import main
+from cli.main import main
 from console.compose import config_json, find_compose
 from console.compose_import import load_compose_stack
 from console.model import ComposeSource, Dependency
@@ -33,7 +33,7 @@ SERVICES = {"db", "cache", "migrate", "sidecar", "api", "worker"}  # not "debug"
 def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real command, as an operator runs it, from the project's directory."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "console.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=180, check=False)
 
 

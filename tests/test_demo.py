@@ -27,7 +27,7 @@ from console.stackfile import load_stack
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "console.cli"]
+CLI = [sys.executable, "-m", "cli"]
 
 
 def demo_processes(directory: Path) -> list[int]:

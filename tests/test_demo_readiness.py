@@ -16,12 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from actions.readiness import Inputs, Mark, evaluate
 from console.demo import hardening
 from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.demo.session import DemoSession
 from console.demo.stack import APP_TIERS, KAFKA_TOPICS, DemoSettings
 from console.journal import Journal
-from console.readiness import Inputs, Mark, evaluate
 from console.status_types import StackStatus
 from tests.conftest import require
 from tests.readiness_servers import PrometheusServer

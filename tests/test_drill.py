@@ -199,7 +199,7 @@ async def test_a_drill_is_refused_read_only_and_on_an_unhealthy_service(
 
 
 def cli(tmp_path: Path, stack: Path, project: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "console.cli", "--stack", str(stack), "--project", project,
+    return [sys.executable, "-m", "cli", "--stack", str(stack), "--project", project,
             "--state-dir", str(tmp_path), *args]
 
 
@@ -281,7 +281,7 @@ def test_cli_drill_is_refused_read_only_and_dry_run_shows_the_blast_radius(
                      '[services.db]\nchecks = [{ kind = "http", port = 24210 }]\n'
                      '[services.api]\ndepends_on = ["db"]\n'
                      'checks = [{ kind = "http", port = 24211 }]\n')
-    base = [sys.executable, "-m", "console.cli", "--stack", str(stack), "--runtime", "none",
+    base = [sys.executable, "-m", "cli", "--stack", str(stack), "--runtime", "none",
             "--state-dir", str(tmp_path)]
     dry = subprocess.run([*base, "drill", "latency", "db", "--dry-run"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)

@@ -166,9 +166,9 @@ async def test_B_in_the_console_resumes_an_unfinished_run_and_brings_back_what_i
     docker_lab: DockerLab, tmp_path: Path
 ) -> None:
     """The console died mid-run (its services with it): B resumes, re-checks, brings back."""
-    from screens.action import ActionScreen
-    from screens.confirm import ConfirmScreen
     from tests.test_ui_actions import SIZE, make_app, screen_text, until, write_stack
+    from ui.screens.action import ActionScreen
+    from ui.screens.confirm import ConfirmScreen
 
     db = "ff-ui-db"
     plain_httpd(docker_lab, db, 24737)  # created, not running: what the reaper left

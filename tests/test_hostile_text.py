@@ -32,7 +32,7 @@ from actions.base import CancelToken, Progress, Step
 from actions.bringup import Diagnosis
 from actions.report import build_report
 from console.export import status_to_json, status_to_markdown
-from console.factory import Options, build_app, build_context
+from console.factory import Options, build_context
 from console.journal import Journal, TimelineEntry
 from console.masking import echo, safe_json, safe_str, safe_text
 from console.model import HealthCheck
@@ -42,6 +42,7 @@ from console.runtime.base import ContainerState
 from console.status_types import ServiceStatus, StackStatus, State
 from console.timeline_export import export_markdown
 from tests.dockerlab import DockerLab, healthcheck
+from ui.factory import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -231,7 +232,7 @@ WIDE_ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "400"}  # the Issues colum
 
 def cli(h: HostileStack, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "console.cli", "--stack", str(h.stack), "--state-dir",
+        [sys.executable, "-m", "cli", "--stack", str(h.stack), "--state-dir",
          str(h.state), *args],
         cwd=ROOT, capture_output=True, timeout=timeout, text=True, errors="surrogateescape",
         env=WIDE_ENV,
@@ -258,7 +259,7 @@ def test_status_json_masks_and_cleans_every_string(hostile_stack: HostileStack) 
 def test_status_watch_survives_hostile_health(hostile_stack: HostileStack) -> None:
     """Two refreshes printed and still running: the old MarkupError killed the first one."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--stack", str(hostile_stack.stack),
+        [sys.executable, "-m", "cli", "--stack", str(hostile_stack.stack),
          "--state-dir", str(hostile_stack.state), "status", "--watch", "0.5"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         env=WIDE_ENV,
@@ -320,7 +321,7 @@ def hostile_workflow(temporal_lab: Any) -> str:
 
 def wf_cli(address: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "console.cli", "--runtime", "none", "--state-dir", str(tmp_path),
+        [sys.executable, "-m", "cli", "--runtime", "none", "--state-dir", str(tmp_path),
          "workflows", args[0], "--temporal-address", address, "--temporal-namespace",
          "vextrus", *args[1:]],
         cwd=ROOT, capture_output=True, timeout=60, text=True, errors="surrogateescape",
@@ -375,10 +376,10 @@ async def test_matrix_detail_and_logs_show_hostile_services_as_data(
 ) -> None:
     from textual.widgets import Static
 
-    from screens.detail import DetailScreen
-    from screens.logs import LogsScreen
-    from widgets.log_view import LogView
-    from widgets.service_table import ServiceTable
+    from ui.screens.detail import DetailScreen
+    from ui.screens.logs import LogsScreen
+    from ui.widgets.log_view import LogView
+    from ui.widgets.service_table import ServiceTable
 
     ctx = build_context(Options(stack_path=str(hostile_stack.stack),
                                 state_dir=str(hostile_stack.state)))
@@ -416,11 +417,11 @@ async def test_workflows_screens_show_hostile_workflows_as_data(
 
     from console.temporal.client import TemporalBackend
     from console.temporal.types import ListFilter
-    from screens.workflow_detail import WorkflowDetailScreen
-    from screens.workflows import WorkflowsScreen
     from tests.ui_data import make_context
-    from widgets.workflow_facts import WorkflowFacts
-    from widgets.workflow_table import WorkflowTable
+    from ui.screens.workflow_detail import WorkflowDetailScreen
+    from ui.screens.workflows import WorkflowsScreen
+    from ui.widgets.workflow_facts import WorkflowFacts
+    from ui.widgets.workflow_table import WorkflowTable
 
     backend = TemporalBackend(hostile_workflow, "vextrus", timeout=5.0, query_timeout=5.0)
     app = build_app(replace(make_context(), workflows=backend,
@@ -461,9 +462,9 @@ class HostileAction:
 
 
 async def test_toasts_dialogs_and_action_progress_show_the_corpus_as_data() -> None:
-    from screens.action import ActionScreen, open_action
-    from screens.confirm import ConfirmScreen, DiagnosisScreen
     from tests.ui_data import make_context
+    from ui.screens.action import ActionScreen, open_action
+    from ui.screens.confirm import ConfirmScreen, DiagnosisScreen
 
     app = build_app(make_context())
     async with app.run_test(size=(200, 50), notifications=True) as pilot:
@@ -495,8 +496,8 @@ async def test_toasts_dialogs_and_action_progress_show_the_corpus_as_data() -> N
 async def test_timeline_screen_shows_hostile_journal_entries_as_data(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from screens.timeline import TimelineScreen
     from tests.ui_data import make_context
+    from ui.screens.timeline import TimelineScreen
 
     journal = Journal(tmp_path / "j.sqlite3", stack="vextrus")
     journal.record("action", WF_ID, f"workflow terminate ok: {HOSTILE}")
@@ -523,9 +524,9 @@ def hostile_workload() -> Any:
 async def test_detail_and_pod_picker_show_hostile_kubernetes_objects_as_data() -> None:
     from dataclasses import replace
 
-    from screens.detail import DetailScreen
-    from screens.kubernetes import PodPickerScreen
     from tests.ui_data import make_context
+    from ui.screens.detail import DetailScreen
+    from ui.screens.kubernetes import PodPickerScreen
 
     status = hostile_status()
     container = status.services[0].container

@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from console.app import VextrusApp
-from console.cli import main
-from console.factory import Options, build_app, build_context
+from cli.main import main
+from console.factory import Options, build_context
 from console.stackfile import StackFileError, parse_stack
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen
-from screens.detail import DetailScreen
 from tests.k8s_fake_api import FakeKubeAPI, deployment, event, hpa, pod
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.detail import DetailScreen
+from ui.widgets.service_table import ServiceTable
 
 FIXED = datetime(2025, 9, 25, 10, 42, 7, tzinfo=UTC)
 
@@ -298,7 +299,7 @@ def test_no_kubernetes_import_until_chosen() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, console.cli, console.factory, console.runtime.kubernetes; "
+    code = ("import sys, cli.main, console.factory, console.runtime.kubernetes; "
             "print('kubernetes' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent)

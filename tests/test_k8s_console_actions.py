@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from console.app import VextrusApp
-from console.factory import Options, build_app, build_context
+from console.factory import Options, build_context
 from console.runtime.base import RuntimeUnavailable
 from console.runtime.kubernetes import KubernetesRuntime
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen
-from screens.help import help_entries
-from screens.kubernetes import ContainerPickerScreen, PodPickerScreen, ScaleScreen
-from screens.logs import LogsScreen
 from tests.k8s_fake_api import FakeKubeAPI
 from tests.test_k8s_console import (
     FIXED,
@@ -29,7 +23,14 @@ from tests.test_k8s_console import (
     write_files,
 )
 from tests.ui_data import make_context
-from widgets.action_progress import ActionProgress
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.help import help_entries
+from ui.screens.kubernetes import ContainerPickerScreen, PodPickerScreen, ScaleScreen
+from ui.screens.logs import LogsScreen
+from ui.widgets.action_progress import ActionProgress
 
 # auth gets an http check, for probe-inside to run in its pod
 CHECKED = STACK.replace('[services.auth]\ntier = "core"',
@@ -234,7 +235,7 @@ async def test_a_pod_gone_before_the_confirmation_is_a_failed_step_not_a_crash(
 def test_cli_scale_refuses_a_replica_count_out_of_range(
     files: dict[str, Path], fake: FakeKubeAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from console.cli import main
+    from cli.main import main
 
     argv = ["--stack", str(files["stack"]), "--runtime", "kubernetes", "--kubeconfig",
             str(files["dev"]), "--state-dir", str(files["state"]), "scale", "auth", "300", "-y"]
@@ -381,7 +382,7 @@ async def test_other_runtimes_neither_show_nor_run_the_cluster_keys() -> None:
 
 
 async def test_the_cluster_keys_are_in_help_and_the_palette(files: dict[str, Path]) -> None:
-    from console.app import VextrusCommands
+    from ui.app import VextrusCommands
 
     app = k8s_app(files)
     async with app.run_test(size=SIZE) as pilot:

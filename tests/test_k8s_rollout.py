@@ -179,7 +179,7 @@ def test_cli_restart_with_dependents_on_the_cluster(
     fake: FakeKubeAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The issue's command line: the dependents come back after kafka's rollout."""
-    from console.cli import main
+    from cli.main import main
 
     kafka_and_dependents(fake)
     fake.run_controller(ready_delay=0.3)

@@ -13,7 +13,7 @@ import pytest
 
 from actions.base import CancelToken
 from actions.kubernetes import ProbeInside
-from console.cli import main
+from cli.main import main
 from console.model import HealthCheck, Service, Stack
 from console.runtime.kubernetes import KubernetesActionError, KubernetesRuntime
 from console.runtime.kubernetes_streams import exec_outcome

@@ -26,9 +26,8 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
 
-import screens
-import widgets
-from console.app import VextrusApp
+from ui import screens, widgets
+from ui.app import VextrusApp
 
 CONTEXTUAL = {"escape", "enter", "slash"}
 DIALOG_ANSWERS = {"y", "n", "s", "a"}
@@ -98,10 +97,10 @@ async def test_the_bringup_diagnosis_answers_r_with_restart_and_enter_with_retry
     """In the dialog a failed bring-up step opens, `r` restarts the service as it does on
     the matrix; the safe retry of the check is the default (enter)."""
     from actions.bringup import Diagnosis
-    from console.factory import build_app
-    from screens.confirm import DiagnosisScreen
     from tests.pilot_wait import settle
     from tests.ui_data import make_context
+    from ui.factory import build_app
+    from ui.screens.confirm import DiagnosisScreen
 
     app = build_app(make_context())
     answers: list[str] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from actions.load import LoadTest
-from console import cli
+from cli import main as cli
 from console.forwarder import Fault, Forwarder, ForwarderError, TcpTarget
 from console.journal import Journal
 from console.loadgen import (
@@ -211,7 +211,7 @@ def test_load_on_a_production_context_needs_its_name(
 ) -> None:
     from types import SimpleNamespace
 
-    from console.cli_load import confirm_production
+    from cli.load import confirm_production
 
     guard = SimpleNamespace(production=True, context="prod-eu")
     ctx = SimpleNamespace(runtime=SimpleNamespace(guard=guard))

@@ -271,7 +271,7 @@ def test_cli_refuses_a_hostile_rules_file_before_writing_any_script(tmp_path: Pa
     saved.write_text(SHOW_V4TOV4.replace("0.0.0.0         3001        172.29.112.5    3001",
                                          '127.0.0.1;Start-Process("calc") 3001 1.2.3.4 3001'))
     done = subprocess.run(
-        [sys.executable, "-m", "console.cli", "--state-dir", str(tmp_path / "state"),
+        [sys.executable, "-m", "cli", "--state-dir", str(tmp_path / "state"),
          "portproxy", "script", "--rules-from", str(saved)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 2

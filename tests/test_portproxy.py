@@ -457,13 +457,13 @@ async def test_fix_is_refused_in_read_only_mode_before_anything_starts():
 
 
 def cli_args(*argv: str) -> argparse.Namespace:
-    from console.cli import _add_common
-    from console.cli_portproxy import add_parser
+    from cli.common import add_common
+    from cli.portproxy import add_parser
 
     parser = argparse.ArgumentParser(prog="vextrus-console")
-    _add_common(parser)
+    add_common(parser)
     sub = parser.add_subparsers(dest="command")
-    add_parser(sub, _add_common)
+    add_parser(sub, add_common)
     return parser.parse_args(argv)
 
 
@@ -483,7 +483,7 @@ def test_cli_parses_global_options_after_the_action():
 
 
 def test_cli_diagnose_json_is_stable(capsys):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
 
     port = free_port(*ALL_LOOPBACK)
     code = run(cli_args("portproxy", "diagnose", "--json", "--timeout", "0.3"),
@@ -502,7 +502,7 @@ def test_cli_diagnose_json_is_stable(capsys):
 
 
 def test_cli_fix_in_read_only_mode_is_refused(capsys):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
 
     port = free_port(*ALL_LOOPBACK)
 
@@ -522,7 +522,7 @@ def test_cli_fix_in_read_only_mode_is_refused(capsys):
 
 
 def test_cli_fix_forwards_in_the_foreground_for_the_duration(capsys):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
 
     port = free_port(*ALL_LOOPBACK)
 
@@ -554,7 +554,7 @@ def test_cli_fix_forwards_in_the_foreground_for_the_duration(capsys):
 
 
 def test_cli_script_prints_powershell_for_the_findings(capsys, tmp_path: Path):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
 
     port = free_port(*ALL_LOOPBACK)
     saved = tmp_path / "show.txt"
@@ -585,7 +585,7 @@ def test_cli_script_prints_powershell_for_the_findings(capsys, tmp_path: Path):
 
 
 def test_cli_rejects_a_bad_connect_address(capsys):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
 
     port = free_port(*ALL_LOOPBACK)
     code = run(cli_args("portproxy", "script", "--connect-address", "999.1.1.1",
@@ -732,7 +732,7 @@ async def test_diagnose_tells_the_faults_apart_in_docker_and_fix_forwards(docker
 
 @docker
 def test_cli_fix_forwards_into_the_container_in_the_foreground(docker_lab, capsys):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
     from console.runtime.docker import DockerRuntime
     from tests.dockerlab import HEALTH_BODY
 
@@ -759,7 +759,7 @@ def test_cli_fix_forwards_into_the_container_in_the_foreground(docker_lab, capsy
 
 
 def test_cli_fix_on_wsl_prints_the_script_and_refuses_to_apply(monkeypatch, capsys):
-    import console.cli_portproxy as cli
+    import cli.portproxy as cli
 
     monkeypatch.setattr(cli, "detect_platform", lambda: "wsl")  # what cannot run here
     port = free_port(*ALL_LOOPBACK)
@@ -790,7 +790,7 @@ def test_cli_fix_on_wsl_prints_the_script_and_refuses_to_apply(monkeypatch, caps
 
 
 def test_cli_unknown_service_is_one_line(capsys):
-    from console.cli_portproxy import run
+    from cli.portproxy import run
 
     code = run(cli_args("portproxy", "diagnose", "--service", "nope"),
                cli_context(loopback_stack({"c": free_port("127.0.0.1")})))

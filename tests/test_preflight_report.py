@@ -117,7 +117,7 @@ def test_cli_preflight_exits_1_on_a_failed_check_and_runs_read_only(tmp_path: Pa
         stack = tmp_path / "s.toml"
         stack.write_text(f'[stack]\nname = "t"\n[services.db]\nports = [{port}]\n')
         proc = subprocess.run(
-            [sys.executable, "-m", "console.cli", "--read-only", "--runtime", "none",
+            [sys.executable, "-m", "cli", "--read-only", "--runtime", "none",
              "--stack", str(stack), "--state-dir", str(tmp_path), "preflight",
              "--min-disk-gib", "0", "--min-memory-gib", "0"],
             capture_output=True, text=True, timeout=60,
@@ -179,7 +179,7 @@ def test_cli_report_writes_the_file_with_recent_actions(tmp_path: Path) -> None:
     journal.close()
     out = tmp_path / "report.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "--runtime", "none", "--stack", str(stack),
+        [sys.executable, "-m", "cli", "--runtime", "none", "--stack", str(stack),
          "--state-dir", str(tmp_path), "report", "--markdown", "-o", str(out)],
         capture_output=True, text=True, timeout=60,
     )

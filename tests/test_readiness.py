@@ -13,11 +13,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from actions.readiness import Inputs, Mark, evaluate
+from actions.readiness.checks_data import leaking
+from actions.readiness.model import ITEMS
+from actions.readiness.report import as_json, markdown
 from console.model import HealthCheck, Service, Stack
-from console.readiness import Inputs, Mark, evaluate
-from console.readiness.checks_data import leaking
-from console.readiness.model import ITEMS
-from console.readiness.report import as_json, markdown
 from console.results import save_result
 from console.status_types import StackStatus
 from tests.conftest import require
@@ -340,7 +340,7 @@ def test_a_steady_climb_is_a_leak_and_noise_is_not() -> None:
 
 def test_cli_markdown_reads_like_the_seed_and_json_is_stable(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from console.cli import main
+    from cli.main import main
 
     out = tmp_path / "checklist.md"
     state = tmp_path / "state"

@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from console.app import VextrusApp
-from console.factory import build_app
 from console.runtime.usage import ReplicaUsage, UsageReport
 from console.stats import UsageBoard, UsageTracker
 from tests.ui_data import build_stack, make_context
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.widgets.service_table import ServiceTable
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 MIB = 1 << 20

@@ -45,8 +45,8 @@ from actions.secrets_scan import (
     scan_toml_text,
     text_hits,
 )
-from console import cli_secrets
-from console.cli import _add_common
+from cli import secrets as cli_secrets
+from cli.common import add_common
 from console.fileio import write_text_atomic
 from console.journal import Journal
 
@@ -85,8 +85,8 @@ def line_of(text: str, needle: str) -> int:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vextrus-console")
-    _add_common(parser)
-    cli_secrets.add_parser(parser.add_subparsers(dest="command"), _add_common)
+    add_common(parser)
+    cli_secrets.add_parser(parser.add_subparsers(dest="command"), add_common)
     return parser.parse_args(argv)
 
 
@@ -539,7 +539,7 @@ def test_apply_asks_on_a_terminal(compose: Path, capsys: pytest.CaptureFixture[s
     original = compose.read_text()
     controller, terminal = os.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli_secrets", "secrets", "apply"],
+        [sys.executable, "-m", "cli.secrets", "secrets", "apply"],
         stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         cwd=compose.parent, env={**os.environ, "PYTHONPATH": str(ROOT)})
     os.close(terminal)

@@ -17,16 +17,17 @@ from typing import Any
 
 import pytest
 
-from console.app import VextrusApp
-from console.factory import Options, build_app, build_context
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen
-from screens.describe import DescribeScreen
-from screens.detail import DetailScreen
-from screens.resources import ResourcesScreen, ResourcesTable
+from console.factory import Options, build_context
 from tests.dockerlab import DockerLab, free_port
 from tests.test_stats import BURN, IDLE
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.describe import DescribeScreen
+from ui.screens.detail import DetailScreen
+from ui.screens.resources import ResourcesScreen, ResourcesTable
+from ui.widgets.service_table import ServiceTable
 
 pytestmark = pytest.mark.docker
 SECRET = "s3cr3t-jwt-value-9f"

@@ -12,11 +12,7 @@ from typing import Any
 
 import pytest
 
-from console.app import VextrusApp
 from console.runtime.kubernetes_metrics import NO_METRICS
-from screens.confirm import ConfirmScreen
-from screens.describe import DescribeScreen
-from screens.resources import ResourcesScreen
 from tests.k8s_fake_api import FakeKubeAPI, deployment, pod
 from tests.test_k8s_console import (
     FIXED,
@@ -27,7 +23,11 @@ from tests.test_k8s_console import (
     settle,
     write_files,
 )
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.describe import DescribeScreen
+from ui.screens.resources import ResourcesScreen
+from ui.widgets.service_table import ServiceTable
 
 SECRET = "k8s-secret-value-77"
 SIZE = (160, 48)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from console.app import VextrusApp
-from console.factory import build_app
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen
-from screens.help import HelpScreen, help_entries
-from screens.service_ops import palette_entries
 from tests.ui_data import make_context
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.help import HelpScreen, help_entries
+from ui.screens.service_ops import palette_entries
+from ui.widgets.service_table import ServiceTable
 
 
 async def settled(pilot: Any) -> ServiceTable:

@@ -12,14 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from console.app import VextrusApp
-from console.factory import Options, build_app, build_context
+from console.factory import Options, build_context
 from console.runtime.local import LocalOptions, LocalRuntime
 from console.shell import shell_plan
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen
-from screens.describe import DescribeScreen
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.describe import DescribeScreen
+from ui.widgets.service_table import ServiceTable
 
 TOKEN = "local-token-value-31"
 WORK = [sys.executable, "-c", "import time\nwhile True: time.sleep(0.2)"]

@@ -56,7 +56,7 @@ def test_shell_into_a_busybox_container_and_back(docker_lab: DockerLab, tmp_path
                      '[services.shellbox]\n')
     state = tmp_path / "state"
     session = f"vxshell{time.monotonic_ns() % 10**9}"
-    command = [sys.executable, "-m", "console.cli", "--stack", str(stack),
+    command = [sys.executable, "-m", "cli", "--stack", str(stack),
                "--state-dir", str(state)]
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
                     "-c", str(ROOT), *command], check=True)

@@ -490,7 +490,7 @@ def test_5000_deep_toml_is_one_line_naming_the_line(tmp_path: Path) -> None:
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from console.cli import main
+    from cli.main import main
 
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -171,7 +171,7 @@ def test_filter_line_mistakes_are_one_line(line, words):
 
 
 def test_retry_backoff_doubles_up_to_the_cap():
-    from screens.workflows import retry_delay
+    from ui.screens.workflows import retry_delay
 
     assert [retry_delay(n) for n in (1, 2, 3, 4, 5, 6)] == [2, 4, 8, 16, 30, 30]
 

@@ -14,12 +14,12 @@ import pytest
 
 from actions.base import CancelToken, Progress, Step
 from actions.bringup import Diagnosis
-from console.factory import build_app
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen, DiagnosisScreen
 from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled
 from tests.ui_data import make_context
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen, DiagnosisScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 AT = datetime(2025, 9, 25, 10, 0, tzinfo=UTC)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from console.app import VextrusApp
-from console.factory import Options, build_app, build_context
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen, DiagnosisScreen
+from console.factory import Options, build_context
 from tests.dockerlab import DockerLab, ensure_image, free_port
-from widgets.action_progress import ActionProgress
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen, DiagnosisScreen
+from ui.widgets.action_progress import ActionProgress
+from ui.widgets.service_table import ServiceTable
 
 pytestmark = pytest.mark.docker
 SIZE = (100, 30)

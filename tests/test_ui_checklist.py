@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from console.factory import build_app
-from console.readiness import ITEMS, Inputs, Mark, Scorecard, Verdict
-from screens.checklist import ChecklistScreen
+from actions.readiness import ITEMS, Inputs, Mark, Scorecard, Verdict
 from tests.pilot_wait import settle
 from tests.ui_data import FIXED_NOW, make_context
-from widgets.readiness import ReadinessGauge
+from ui.factory import build_app
+from ui.screens.checklist import ChecklistScreen
+from ui.widgets.readiness import ReadinessGauge
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 PASSING = {"no-restart-loops", "kafka-topics", "temporal", "healthchecks", "alerts", "cors"}

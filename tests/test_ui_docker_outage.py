@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from console.app import VextrusApp
-from console.factory import Options, build_app, build_context
+from console.factory import Options, build_context
 from tests.dockerlab import ScratchDaemon, free_port
-from widgets.banner import DegradedBanner
-from widgets.service_table import ServiceTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.widgets.banner import DegradedBanner
+from ui.widgets.service_table import ServiceTable
 
 pytestmark = pytest.mark.docker
 

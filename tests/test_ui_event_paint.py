@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from console.factory import build_app
 from console.runtime.base import RuntimeEvent
 from console.status_types import State
 from tests.pilot_wait import idle
 from tests.pilot_wait import settle as wait_until
 from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service
-from widgets.service_table import ServiceTable
+from ui.factory import build_app
+from ui.widgets.service_table import ServiceTable
 
 SIZE = (120, 40)
 

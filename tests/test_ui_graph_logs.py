@@ -27,13 +27,13 @@ from console.monitor import Monitor
 from console.runtime.base import LogLine, RuntimeUnavailable
 from console.status_types import ServiceStatus, StackStatus, State
 from console.timeline_export import export_markdown
-from screens.graph import GraphScreen, describe_service, match_service
-from screens.logs import LogsScreen
-from screens.timeline import TimelineScreen
 from tests.pilot_wait import idle, settle
-from themes import register_themes
-from widgets.dependency_graph import DependencyGraph
-from widgets.log_view import LogView
+from ui.screens.graph import GraphScreen, describe_service, match_service
+from ui.screens.logs import LogsScreen
+from ui.screens.timeline import TimelineScreen
+from ui.themes import register_themes
+from ui.widgets.dependency_graph import DependencyGraph
+from ui.widgets.log_view import LogView
 
 NOW = datetime(2025, 9, 25, 10, 42, 7, tzinfo=UTC)
 BIZ = ("postgres", "redis", "kafka")

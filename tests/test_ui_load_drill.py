@@ -15,16 +15,17 @@ import pytest
 
 from actions.drill import DrillOptions
 from actions.drill_undo import UndoBook
-from console.app import VextrusApp
-from console.factory import Options, build_app, build_context
-from screens.confirm import ConfirmScreen
-from screens.drill import DrillScreen
-from screens.load import LoadScreen
+from console.factory import Options, build_context
 from tests.dockerlab import DockerLab
 from tests.loadserver import serving
 from tests.pilot_wait import settle
 from tests.test_drill import httpd
 from tests.ui_data import make_context
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.drill import DrillScreen
+from ui.screens.load import LoadScreen
 
 SIZE = (100, 30)
 

@@ -14,14 +14,14 @@ import pytest
 
 from actions.base import Progress
 from actions.drill_report import DrillReport
-from console.factory import build_app
 from console.loadgen import LoadResult, LoadSnapshot, Verdict
-from screens.confirm import ConfirmScreen
-from screens.drill import DrillScreen
-from screens.load import LoadScreen, LoadTicked
 from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled
 from tests.ui_data import make_context
+from ui.factory import build_app
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.drill import DrillScreen
+from ui.screens.load import LoadScreen, LoadTicked
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 AT = datetime(2025, 9, 25, 10, 0, tzinfo=UTC)

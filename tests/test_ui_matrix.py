@@ -13,27 +13,27 @@ from textual.geometry import Region
 from textual.screen import Screen
 from textual.widget import Widget
 
-from console.app import (
+from console.runtime.base import RuntimeEvent, StreamStatus
+from console.status_types import State
+from tests.pilot_wait import idle
+from tests.pilot_wait import settle as wait_until
+from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service
+from ui.app import (
     SCREENS,
     RuntimeDisconnected,
     RuntimeReconnected,
     ServicesRefreshed,
     VextrusApp,
 )
-from console.factory import build_app
-from console.runtime.base import RuntimeEvent, StreamStatus
-from console.status_types import State
-from screens.action import ActionScreen
-from screens.confirm import ConfirmScreen
-from screens.detail import DetailScreen
-from screens.help import HelpScreen
-from screens.matrix import MatrixScreen
-from tests.pilot_wait import idle
-from tests.pilot_wait import settle as wait_until
-from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service
-from widgets.banner import DegradedBanner
-from widgets.service_cells import fit_columns
-from widgets.service_table import ServiceTable
+from ui.factory import build_app
+from ui.screens.action import ActionScreen
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.detail import DetailScreen
+from ui.screens.help import HelpScreen
+from ui.screens.matrix import MatrixScreen
+from ui.widgets.banner import DegradedBanner
+from ui.widgets.service_cells import fit_columns
+from ui.widgets.service_table import ServiceTable
 
 SIZE = (80, 24)
 
@@ -320,7 +320,7 @@ async def test_refresh_updates_one_cell_in_place():
 async def test_counts_line_comes_and_goes_with_trouble():
     from dataclasses import replace
 
-    from widgets.readiness import ReadinessGauge
+    from ui.widgets.readiness import ReadinessGauge
 
     app = new_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -396,10 +396,10 @@ async def test_restart_asks_first_with_the_blast_radius_and_n_does_nothing():
 
 
 async def test_screens_not_written_yet_are_a_notice(monkeypatch):
-    from console import app as app_module
+    from ui import app as app_module
 
     # Every screen named so far exists now; register one whose module is not written.
-    monkeypatch.setitem(app_module.SCREENS, "incidents", "screens.incidents:IncidentsScreen")
+    monkeypatch.setitem(app_module.SCREENS, "incidents", "ui.screens.incidents:IncidentsScreen")
     app = new_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -508,7 +508,7 @@ async def test_polls_thin_out_while_all_is_operational_and_resume_on_trouble():
 
 
 def test_a_long_reason_keeps_its_cause_and_loses_the_middle():
-    from widgets.banner import shorten_reason
+    from ui.widgets.banner import shorten_reason
 
     reason = "Docker daemon unreachable at unix:///tmp/vxd-63yet0z0/d.sock: connection refused"
     assert shorten_reason(reason, 200) == reason

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from console.app import RuntimeDisconnected, VextrusApp
-from console.factory import build_app
-from screens.detail import DetailScreen
 from tests.pilot_wait import idle, settle
 from tests.ui_data import make_context
-from widgets.service_table import ServiceTable
+from ui.app import RuntimeDisconnected, VextrusApp
+from ui.factory import build_app
+from ui.screens.detail import DetailScreen
+from ui.widgets.service_table import ServiceTable
 
 
 @pytest.fixture(autouse=True)

@@ -11,16 +11,16 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from screens.confirm import ConfirmScreen
-from screens.detail import DetailScreen
-from screens.help import HelpScreen
-from screens.logs import LogsScreen
-from screens.matrix import MatrixScreen
 from tests.test_ui_graph_logs import HostApp, ListRuntime, settle_logs
 from tests.test_ui_matrix import new_app, settle, text_of
-from widgets.log_view import LogView
-from widgets.service_cells import TIER_ROW_PREFIX
-from widgets.status_style import glyph_legend
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.detail import DetailScreen
+from ui.screens.help import HelpScreen
+from ui.screens.logs import LogsScreen
+from ui.screens.matrix import MatrixScreen
+from ui.widgets.log_view import LogView
+from ui.widgets.service_cells import TIER_ROW_PREFIX
+from ui.widgets.status_style import glyph_legend
 
 
 async def test_details_of_a_healthy_service_name_what_would_go_if_it_failed():
@@ -134,10 +134,10 @@ async def test_esc_from_a_guided_chain_returns_to_where_it_started(tmp_path, mon
     """Secrets: scan -> generate; one esc back to the matrix, not one per step."""
     from dataclasses import replace as dc_replace
 
-    from console.factory import build_app
-    from screens.action import ActionScreen
     from tests.test_ui_actions import until
     from tests.ui_data import make_context
+    from ui.factory import build_app
+    from ui.screens.action import ActionScreen
 
     compose = tmp_path / "docker-compose.yml"
     compose.write_text((Path(__file__).parent / "data" / "compose-realistic.yml").read_text())

@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from console.app import VextrusApp
-from console.factory import build_app
 from console.journal import Journal
 from console.temporal.client import TemporalBackend
-from screens.confirm import ConfirmScreen
-from screens.workflow_call import WorkflowCallScreen
-from screens.workflow_detail import WorkflowDetailScreen
-from screens.workflows import WorkflowsScreen
 from tests.pilot_wait import settle
 from tests.temporal_server import TemporalLab, TemporalProcess
 from tests.test_temporal_backend import po, start, uid
 from tests.ui_data import make_context
-from widgets.workflow_facts import WorkflowFacts
-from widgets.workflow_table import WorkflowTable
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.confirm import ConfirmScreen
+from ui.screens.workflow_call import WorkflowCallScreen
+from ui.screens.workflow_detail import WorkflowDetailScreen
+from ui.screens.workflows import WorkflowsScreen
+from ui.widgets.workflow_facts import WorkflowFacts
+from ui.widgets.workflow_table import WorkflowTable
 
 
 def make(address: str, tmp_path: Path, read_only: bool = False) -> VextrusApp:

@@ -10,14 +10,14 @@ from dataclasses import replace
 
 import pytest
 
-from console.app import VextrusApp
-from console.factory import build_app
-from screens.workflow_detail import WorkflowDetailScreen
-from screens.workflows import WorkflowsScreen
 from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled
 from tests.ui_data import make_context
 from tests.workflows_fake import FakeWorkflows
+from ui.app import VextrusApp
+from ui.factory import build_app
+from ui.screens.workflow_detail import WorkflowDetailScreen
+from ui.screens.workflows import WorkflowsScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 

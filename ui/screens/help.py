@@ -1,0 +1,126 @@
+"""The `?` overlay: every key that works right now, generated from the live bindings.
+
+Built from `Screen.active_bindings` of the screen underneath (app, screen and focused
+widget bindings, after the user's keymap), so it can never drift from what the keys do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from ui.widgets.status_style import StatusPalette, glyph_legend
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    group: str  # "This screen", "Global", or the focused widget's name
+    keys: str  # as displayed, e.g. "ctrl+r, f5"
+    description: str
+    binding_id: str = ""  # what a `[keys]` override in the config file names
+
+
+def help_entries(app: App[Any], screen: Screen[Any]) -> list[HelpEntry]:
+    """Bindings active on `screen`, one entry per action, grouped by where they live."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    ids: dict[tuple[str, str], str] = {}
+    for key, active in screen.active_bindings.items():
+        binding: Binding = active.binding
+        group = _group_name(active.node, app, screen)
+        if not binding.description or binding.system or (group != "Navigation" and not binding.id):
+            continue  # Textual's own app/screen plumbing (focus cycling, copy) is not ours
+        slot = (group, binding.description)
+        display = app.get_key_display(Binding(key, binding.action))
+        if display not in merged.setdefault(slot, []):
+            merged[slot].append(display)
+        ids.setdefault(slot, binding.id or "")
+    entries = [HelpEntry(_topic(g, ids[(g, d)]), ", ".join(keys), d, ids[(g, d)])
+               for (g, d), keys in merged.items()]
+    return sorted(entries, key=lambda e: GROUP_ORDER.get(e.group, len(GROUP_ORDER)))
+
+
+# Groups an operator looks for, by binding id: what acts on the selected service, what
+# this screen does, where to go, what acts on the whole stack, the console itself.
+SERVICE_ACTIONS = {"details", "logs", "restart", "restart_dependents", "pause_restarts",
+                   "bringup_one", "blast", "describe", "shell", "stop", "kill", "start",
+                   "scale", "delete_pod", "previous_logs", "probe_inside"}
+APP_TOPICS = {
+    "Go to": {"graph", "logs_all", "timeline", "workflows", "resources", "checklist"},
+    "Stack actions": {"bringup", "preflight", "portproxy", "secrets", "refresh"},
+    "Console": {"quit", "quit_ctrl_c", "help", "command_palette", "command_palette_alt"},
+}
+GROUP_ORDER = {"Selected service": 0, "This screen": 1, "Go to": 2, "Stack actions": 3,
+               "Console": 4, "Global": 5, "Navigation": 6}
+
+
+def _topic(group: str, binding_id: str) -> str:
+    """`group` refined: a screen's per-service keys and the app's keys by what they do."""
+    if group == "This screen" and binding_id.rpartition(".")[2] in SERVICE_ACTIONS:
+        return "Selected service"
+    if group == "Global":
+        return next((t for t, ids in APP_TOPICS.items() if binding_id in ids), group)
+    return group
+
+
+def _group_name(node: object, app: App[Any], screen: Screen[Any]) -> str:
+    if node is app:
+        return "Global"
+    if node is screen:
+        return "This screen"
+    return "Navigation"  # the focused widget's own keys (table cursor, input editing)
+
+
+class HelpScreen(ModalScreen[None]):
+    """A centred, scrollable table of keys; esc (or ?) closes it."""
+
+    CSS_PATH = "help.tcss"
+    BINDINGS = [Binding("escape,question_mark", "dismiss", "Help (close)", id="help.close")]
+
+    def __init__(self, entries: Iterable[HelpEntry], title: str = "Keys") -> None:
+        super().__init__()
+        self._entries = list(entries)
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = self._title
+            box.border_subtitle = "esc to close"
+            yield Static(id="help-table")
+            yield Static(id="help-legend")
+
+    def on_mount(self) -> None:
+        palette = StatusPalette.for_app(self.app)
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column("key", style=palette.info, no_wrap=True, min_width=10)
+        table.add_column("description", ratio=1, no_wrap=True)
+        table.add_column("binding id", style=palette.muted, no_wrap=True, justify="right")
+        group = None
+        for entry in self._entries:
+            if entry.group != group:
+                if group is not None:
+                    table.add_row("", "", "")
+                table.add_row(Text(entry.group, style=palette.muted + Style(bold=True)), "", "")
+                group = entry.group
+            table.add_row(entry.keys, entry.description, entry.binding_id)
+        self.query_one("#help-table", Static).update(table)
+        self.query_one("#help-legend", Static).update(legend_text(palette))
+
+
+def legend_text(palette: StatusPalette) -> Text:
+    """What each glyph of the matrix and the graph means, after the keys (wrapped)."""
+    text = Text("\nGlyphs\n", style=palette.muted + Style(bold=True))
+    for glyph, meaning, tone in glyph_legend():
+        text.append(f"{glyph:<13}", style=palette.tone(tone))
+        text.append(meaning + "\n", style=Style())
+    text.rstrip()
+    return text

@@ -1,0 +1,155 @@
+"""What a key on a service row starts: stop, kill or start (guided), describe, a shell.
+
+Stop, kill and start are guided actions on an ActionScreen (confirmation with the blast
+radius, typed on a production context, refused read-only, journaled by `execute`). The
+shell suspends the console, runs the runtime's interactive command in the operator's
+terminal, and resumes on the same screen; it is refused read-only (a shell can change
+anything) and journaled before and after.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import SuspendNotSupported
+
+from actions.base import ActionError
+from actions.lifecycle import Lifecycle
+from console.shell import ShellPlan, ShellUnavailable, shell_plan
+from ui.screens.action import ActionScreen
+
+if TYPE_CHECKING:
+    from ui.app import VextrusApp
+
+
+def open_lifecycle(app: VextrusApp, service: str, verb: str) -> None:
+    """stop / kill / start of one service, with the blast radius before confirming."""
+    ctx = app.ctx
+    if ctx.runtime is None:
+        app.notify(f"{verb}: needs a runtime (the console runs with --runtime none)",
+                   severity="warning")
+        return
+    try:
+        action = Lifecycle(ctx.stack, ctx.runtime, ctx.monitor, service, verb)
+    except ActionError as exc:
+        app.notify(str(exc), severity="error")
+        return
+    app.push_screen(ActionScreen(action, details=action.details()))
+
+
+def open_describe(app: VextrusApp, service: str) -> None:
+    from ui.screens.describe import DescribeScreen
+
+    if app.ctx.runtime is None or not hasattr(app.ctx.runtime, "describe"):
+        name = app.ctx.runtime.name if app.ctx.runtime is not None else "none"
+        app.notify(f"describe: the {name} runtime cannot describe a service", severity="warning")
+        return
+    app.push_screen(DescribeScreen(service))
+
+
+def open_shell(app: VextrusApp, service: str) -> None:
+    """Refused read-only; otherwise find the command, then suspend and run it."""
+    ctx = app.ctx
+    if ctx.read_only:
+        why = ctx.read_only_reason or "read-only mode"
+        app.notify(f"shell {service}: refused ({why})", severity="warning")
+        _journal(app, service, f"shell refused: {why}")
+        return
+    _prepare_shell(app, service)
+
+
+@work(group="shell", exclusive=True, exit_on_error=False)
+async def _prepare_shell(app: VextrusApp, service: str) -> None:
+    try:
+        plan = await shell_plan(app.ctx.runtime, app.ctx.stack.service(service))
+    except (ShellUnavailable, ActionError, KeyError) as exc:
+        app.notify(f"shell {service}: {exc}", severity="warning")
+        return
+    except Exception as exc:  # runtime failures are one line, never a crash
+        app.notify(f"shell {service}: {str(exc) or type(exc).__name__}", severity="error")
+        return
+    app.call_later(run_shell, app, service, plan)
+
+
+def run_shell(app: VextrusApp, service: str, plan: ShellPlan) -> int | None:
+    """Suspend, run the shell in this terminal, resume; the exit code is journaled."""
+    _journal(app, service, f"shell opened: {plan.text}")
+    try:
+        with app.suspend():
+            print(f"vextrus-console: shell in {service} ({plan.text}); exit to come back",
+                  flush=True)
+            code = subprocess.call(list(plan.argv), cwd=plan.cwd, env=dict(plan.env) or None)
+    except SuspendNotSupported:
+        app.notify("shell: this terminal cannot hand over (no suspend support)",
+                   severity="warning")
+        _journal(app, service, "shell not opened: the terminal cannot be suspended")
+        return None
+    except OSError as exc:
+        app.notify(f"shell {service}: {exc}", severity="error")
+        return None
+    _journal(app, service, f"shell closed (exit {code})")
+    app.notify(f"shell in {service} closed (exit {code})")
+    app.request_refresh()
+    return code
+
+
+def _journal(app: VextrusApp, service: str, text: str) -> None:
+    if app.ctx.journal is not None:
+        app.ctx.journal.record("action", service, text)
+
+
+# --- the command palette: every action on every service, each with its key ----------------
+
+# (title verb, matrix binding id, its default key, what it does, app method and arguments)
+SERVICE_VERBS: tuple[tuple[str, str, str, str], ...] = (
+    ("restart", "matrix.restart", "r", "restart it, blast radius first"),
+    ("restart with dependents", "matrix.restart_dependents", "R",
+     "restart it, then its dependents in order"),
+    ("logs", "matrix.logs", "l", "its log, followed"),
+    ("details", "matrix.details", "enter", "probes, container, dependencies, resources"),
+    ("describe", "matrix.describe", "d", "the runtime's object: inspect JSON or YAML"),
+    ("shell", "matrix.shell", "E", "an interactive shell inside it"),
+    ("stop", "matrix.stop", "D", "stop it (graceful), blast radius first"),
+    ("kill", "matrix.kill", "ctrl+k", "SIGKILL it now, blast radius first"),
+    ("start", "matrix.start", "U", "start it"),
+    ("bring up", "matrix.bringup_one", "u", "start it with its dependencies, phased"),
+    ("pause restarts", "matrix.pause_restarts", "p", "keep a crash loop's evidence"),
+)
+
+
+def palette_entries(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
+    """`<verb> <service>` for every service; the help names the key (after the keymap)."""
+    keymap = app.ctx.keymap
+    out: list[tuple[str, str, Callable[[], Any]]] = []
+    for service in app.ctx.stack.names():
+        for verb, binding_id, key, help_text in SERVICE_VERBS:
+            shown = keymap.get(binding_id, key)
+            out.append((f"{verb} {service}", f"{help_text} · key {shown} on its row",
+                        partial(run_verb, app, verb, service)))
+    return out
+
+
+def run_verb(app: VextrusApp, verb: str, service: str) -> None:
+    """What a palette entry does: the same as the key on the service's row."""
+    from ui.screens.detail import DetailScreen
+
+    if verb in ("restart", "restart with dependents"):
+        app.request_restart(service, verb != "restart")
+    elif verb == "logs":
+        app.open_screen("logs", services=[service])
+    elif verb == "details":
+        app.push_screen(DetailScreen(service))
+    elif verb == "describe":
+        app.request_describe(service)
+    elif verb == "shell":
+        app.request_shell(service)
+    elif verb in ("stop", "kill", "start"):
+        app.request_lifecycle(service, verb)
+    elif verb == "bring up":
+        app.request_bringup(only=service)
+    elif verb == "pause restarts":
+        app.request_pause_restarts(service)
