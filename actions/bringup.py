@@ -38,8 +38,8 @@ from console.journal import Journal
 from console.model import Stack, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
-from console.status import blast_radius
-from console.status_types import ServiceStatus, State
+from console.status.engine import blast_radius
+from console.status.types import ServiceStatus, State
 
 Decision = Literal["retry", "restart", "skip", "abort"]
 

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 
 from actions.base import ActionError, CancelToken, Progress, execute
 from actions.bringup import BringUp
-from actions.portproxy import ForwarderFix, PortProxyDiagnose
+from actions.portproxy.fix import ForwarderFix, PortProxyDiagnose
 from actions.restart import PauseRestarts, Restart
-from actions.secrets_apply import SecretsApply
-from actions.secrets_generate import SecretsGenerate
-from actions.secrets_scan import Finding, scan_compose_text
+from actions.secrets.apply import SecretsApply
+from actions.secrets.generate import SecretsGenerate
+from actions.secrets.scan import Finding, scan_compose_text
 from console.demo import hardening
 from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.demo.session import DemoSession
@@ -43,8 +43,8 @@ from console.demo.stack import CRASH_LOOP, NO_HEALTH, clear_fault
 from console.forwarder import ForwarderManager
 from console.journal import Journal
 from console.monitor import Monitor
-from console.runtime.local import LocalRuntime
-from console.status_types import StackStatus
+from console.runtime.local.runtime import LocalRuntime
+from console.status.types import StackStatus
 
 if TYPE_CHECKING:
     from actions.readiness import Scorecard

@@ -17,7 +17,7 @@ from actions.base import ActionError, CancelToken, Progress, Step
 from console.model import HealthCheck, Stack
 from console.probes.registry import run_check
 from console.runtime.base import Autoscaler, Runtime, RuntimeUnavailable, Workload
-from console.status_workload import judge_workload
+from console.status.workload import judge_workload
 
 INSIDE_KINDS = ("http", "exec")
 # No Vextrus service runs anywhere near this many replicas: a bigger number is a typo

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actions.base import CancelToken, Progress, Step
-from actions.portproxy_diagnose import Snapshot, read_snapshot
+from actions.portproxy.diagnose import Snapshot, read_snapshot
 from console.model import Stack
 from console.runtime.base import ContainerState, Runtime, RuntimeUnavailable
 

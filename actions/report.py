@@ -15,7 +15,7 @@ from datetime import datetime
 from console.export import status_to_markdown
 from console.journal import TimelineEntry
 from console.masking import LINE_LIMIT, safe_str
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 
 
 def build_report(

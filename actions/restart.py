@@ -19,7 +19,7 @@ from actions.waiting import StatusWaiter, is_completed, is_up, running_but_faili
 from console.model import Stack, dependents_map, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
-from console.status_types import ServiceStatus
+from console.status.types import ServiceStatus
 
 
 class Restart:

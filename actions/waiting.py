@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from console.monitor import Monitor
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 
 FAILED_FAST = {State.EXITED, State.RESTART_LOOP}
 RUNTIME_GONE_AFTER = 3  # refreshes in a row that cannot reach the runtime: it is gone

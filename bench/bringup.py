@@ -38,7 +38,7 @@ from console.compose import find_compose, source_args
 from console.compose_import import load_compose_stack
 from console.model import ComposeSource, Stack
 from console.monitor import Monitor
-from console.runtime.docker import DockerRuntime
+from console.runtime.docker.runtime import DockerRuntime
 from tests.dockerlab import IMAGE, DockerLab, docker_available, ensure_image
 
 LAYERS = (("infra", 8), ("core", 12), ("business", 16), ("gateway", 4))

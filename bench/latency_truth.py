@@ -43,7 +43,7 @@ from bench.tmux_screen import free_ports  # noqa: E402
 from console.model import HealthCheck, Service, Stack  # noqa: E402
 from console.monitor import Monitor  # noqa: E402
 from console.probes import common, http  # noqa: E402
-from console.runtime.docker import DockerRuntime  # noqa: E402
+from console.runtime.docker.runtime import DockerRuntime  # noqa: E402
 from tests.dockerlab import DockerLab, docker_available  # noqa: E402
 
 SERVICES = 40

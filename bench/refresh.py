@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console.model import HealthCheck, Service, Stack
 from console.monitor import Monitor
-from console.runtime.docker import DockerRuntime
+from console.runtime.docker.runtime import DockerRuntime
 from tests.dockerlab import DockerLab, docker_available, free_port
 
 SERVICES = 40

@@ -2,7 +2,7 @@
 
 The old scanner compiled one regex per secret and ran each over every scalar of the file
 (its "reuse" pass), so its time grew with services x secrets: 44 s for 260 services in
-issue 12. The old module is loaded from git (`git show REV:actions/secrets_scan.py`) into
+issue 12. The old module is loaded from git (`git show REV:actions/secrets/scan.py`) into
 a temporary module, so both run on the same files in the same process.
 
 Goal (issue 12): a 5,000-service file scanned in under 2 s.
@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.secrets_scan import scan_compose_text  # noqa: E402
+from actions.secrets.scan import scan_compose_text  # noqa: E402
 
 OLD_REV = "f0b55ee"  # the last commit with the per-secret regex reuse pass
 
@@ -50,8 +50,8 @@ def compose_file(services: int) -> str:
 
 
 def old_module(rev: str) -> ModuleType:
-    """The old actions/secrets_scan.py from git, loaded under another name."""
-    source = subprocess.run(["git", "show", f"{rev}:actions/secrets_scan.py"], cwd=ROOT,
+    """The old actions/secrets/scan.py from git, loaded under another name."""
+    source = subprocess.run(["git", "show", f"{rev}:actions/secrets/scan.py"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
     path = Path(tempfile.mkdtemp()) / "old_secrets_scan.py"
     path.write_text(source, encoding="utf-8")

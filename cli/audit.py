@@ -13,8 +13,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from actions.audit import AuditFix, DockerObserver, NoObserver, Observer, findings_json, plan_fixes
-from actions.audit_rules import AuditError, AuditFinding, audit_file
+from actions.audit.engine import (
+    AuditFix,
+    DockerObserver,
+    NoObserver,
+    Observer,
+    findings_json,
+    plan_fixes,
+)
+from actions.audit.rules import AuditError, AuditFinding, audit_file
 from actions.base import ActionError, CancelToken, execute
 from console.factory import AppContext
 from console.masking import echo

@@ -20,8 +20,9 @@ import sys
 from collections.abc import Callable
 
 from actions.base import ActionError, CancelToken, Progress
-from actions.drill import KINDS, AskRestart, Drill, DrillOptions, make_drill
-from actions.drill_undo import drill_state_dir, undo_leftovers_for
+from actions.drill.engine import KINDS, AskRestart, Drill, DrillOptions
+from actions.drill.kinds import make_drill
+from actions.drill.undo import drill_state_dir, undo_leftovers_for
 from console.factory import AppContext
 from console.loadgen import LoadError, parse_duration
 

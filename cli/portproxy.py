@@ -25,14 +25,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from actions.base import ActionError, CancelToken, ReadOnlyRefused, Step, execute
-from actions.netsh import (
-    PlatformKind,
-    ProxyRule,
-    detect_platform,
-    read_rules_file,
-    render_script,
-)
-from actions.portproxy import (
+from actions.portproxy.diagnose import Finding, ProbeSettings, summarize
+from actions.portproxy.fix import (
     ForwarderFix,
     NetshApply,
     PortProxyDiagnose,
@@ -43,7 +37,13 @@ from actions.portproxy import (
     resolve_connect_address,
     summary_text,
 )
-from actions.portproxy_diagnose import Finding, ProbeSettings, summarize
+from actions.portproxy.netsh import (
+    PlatformKind,
+    ProxyRule,
+    detect_platform,
+    read_rules_file,
+    render_script,
+)
 from console.forwarder import ForwarderError, ForwarderManager
 from console.masking import echo, safe_json, safe_str
 

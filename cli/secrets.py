@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from actions.base import ActionError, CancelToken, Progress, ReadOnlyRefused, execute
-from actions.secrets import SecretsError
-from actions.secrets_apply import EMITS, K8S_OBJECT_NAME, RewriteError, SecretsApply
-from actions.secrets_generate import SecretsGenerate
-from actions.secrets_scan import COMPOSE_NAMES, SecretsScan, discover
+from actions.secrets.apply import EMITS, K8S_OBJECT_NAME, RewriteError, SecretsApply
+from actions.secrets.generate import SecretsGenerate
+from actions.secrets.policy import SecretsError
+from actions.secrets.scan import COMPOSE_NAMES, SecretsScan, discover
 from console.fileio import PathError
 from console.masking import echo, safe_json
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from console.masking import safe_json, safe_str
 from console.probes.base import ProbeResult
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 
 JSON_SCHEMA_VERSION = 1
 

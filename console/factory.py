@@ -80,17 +80,17 @@ def build_runtime(
 ) -> Runtime | None:
     """Pick the runtime backend by name. Heavy clients are imported only when chosen."""
     if kind == "kubernetes":
-        from console.runtime.kubernetes import build_kubernetes_runtime
+        from console.runtime.kubernetes.runtime import build_kubernetes_runtime
 
         o = opts or Options()
         return build_kubernetes_runtime(stack.kubernetes, o.kubeconfig, o.kube_context,
                                         o.namespace, o.allow_writes)
     if kind == "docker":
-        from console.runtime.docker import DockerRuntime
+        from console.runtime.docker.runtime import DockerRuntime
 
         return DockerRuntime(stack.project, base_url=docker_host, compose=stack.compose)
     if kind == "local":
-        from console.runtime.local import LocalRuntime
+        from console.runtime.local.runtime import LocalRuntime
 
         return LocalRuntime()
     if kind == "none":

@@ -33,8 +33,8 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.status import RESTART_LOOP_WINDOW, History, evaluate
-from console.status_types import StackStatus
+from console.status.engine import RESTART_LOOP_WINDOW, History, evaluate
+from console.status.types import StackStatus
 
 # An http host probe that has not answered after this long is also asked inside.
 HEDGE_S = 0.3

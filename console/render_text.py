@@ -16,7 +16,7 @@ from rich.text import Text
 
 from console.export import fmt_bool, fmt_duration, fmt_latency
 from console.masking import safe_text
-from console.status_types import StackStatus, State
+from console.status.types import StackStatus, State
 
 _STYLE = {
     State.OPERATIONAL: "green",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from console.runtime.kubernetes import KubernetesRuntime
+    from console.runtime.kubernetes.runtime import KubernetesRuntime
 
 from tests.dockerlab import DockerLab, ScratchDaemon, docker_available, sweep_stale
 from tests.k8s_fake_api import FakeKubeAPI, make_runtime

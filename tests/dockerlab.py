@@ -25,7 +25,7 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
-from console.runtime.docker import short_reason
+from console.runtime.docker.runtime import short_reason
 
 IMAGE = "vextrus-test/busybox:1"
 BUSYBOX = "/bin/busybox"

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from console.runtime.kubernetes import KubernetesRuntime
+    from console.runtime.kubernetes.runtime import KubernetesRuntime
     from tests.k8s_fake_controller import Controller
 
 NS = "vextrus"
@@ -948,7 +948,7 @@ def make_runtime(fake: FakeKubeAPI, tmp_path: Path, context: str = "dev-cluster"
                  allow_writes: bool = False, **settings: str) -> KubernetesRuntime:
     """A kubernetes runtime of the console pointed at this fake through a kubeconfig."""
     from console.model import KubernetesSettings
-    from console.runtime.kubernetes import build_kubernetes_runtime
+    from console.runtime.kubernetes.runtime import build_kubernetes_runtime
 
     config = fake.write_kubeconfig(tmp_path / "kubeconfig", context=context, namespace="vextrus")
     rt = build_kubernetes_runtime(KubernetesSettings(**settings), str(config),

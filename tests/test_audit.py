@@ -13,7 +13,7 @@ import docker
 import pytest
 import yaml
 
-from actions.audit_rules import audit_file, floating_reason
+from actions.audit.rules import audit_file, floating_reason
 from cli.main import main
 from console.journal import Journal
 from tests.dockerlab import DockerLab, build_context

@@ -23,7 +23,7 @@ from actions.restart import PauseRestarts, Restart
 from console.journal import Journal
 from console.model import HealthCheck, Service, Stack
 from console.monitor import Monitor
-from console.runtime.docker import DockerRuntime
+from console.runtime.docker.runtime import DockerRuntime
 from tests.dockerlab import DockerLab, ensure_image, free_port
 
 pytestmark = pytest.mark.docker

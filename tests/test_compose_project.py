@@ -269,7 +269,7 @@ async def test_a_daemon_that_goes_away_during_a_bringup_is_one_line_and_on_recor
     from actions.bringup import BringUp
     from console.journal import Journal
     from console.monitor import Monitor
-    from console.runtime.docker import DockerRuntime
+    from console.runtime.docker.runtime import DockerRuntime
 
     client = docker.DockerClient(base_url=scratch_daemon.url, version="auto", timeout=30)
     ensure_image(client)
@@ -343,7 +343,7 @@ async def test_a_build_during_a_bringup_is_shown_as_progress(tmp_path):
     from actions.base import CancelToken, execute
     from actions.bringup import BringUp
     from console.monitor import Monitor
-    from console.runtime.docker import DockerRuntime
+    from console.runtime.docker.runtime import DockerRuntime
 
     client = docker.from_env(version="auto", timeout=30)
     ensure_image(client)

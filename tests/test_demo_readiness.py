@@ -22,7 +22,7 @@ from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.demo.session import DemoSession
 from console.demo.stack import APP_TIERS, KAFKA_TOPICS, DemoSettings
 from console.journal import Journal
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 from tests.conftest import require
 from tests.readiness_servers import PrometheusServer
 from tests.test_demo import CLI, ROOT, wait_gone

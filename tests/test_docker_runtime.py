@@ -26,7 +26,7 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.runtime.docker import (
+from console.runtime.docker.runtime import (
     DockerActionError,
     DockerRuntime,
     LineAssembler,

@@ -10,8 +10,8 @@ import docker
 import pytest
 
 from console.model import RuntimeNames, Service
-from console.runtime.docker import DEFAULT_HOST, DockerActionError, DockerRuntime
-from console.runtime.docker_wire import EngineReader, EngineRefused
+from console.runtime.docker.runtime import DEFAULT_HOST, DockerActionError, DockerRuntime
+from console.runtime.docker.wire import EngineReader, EngineRefused
 from tests.dockerlab import DockerLab, free_port
 
 pytestmark = pytest.mark.docker

@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 
 from actions.base import ActionError, CancelToken, Progress, ReadOnlyRefused
-from actions.drill import DrillOptions, make_drill
-from actions.drill_undo import UndoBook, UndoRecord
+from actions.drill.engine import DrillOptions
+from actions.drill.kinds import make_drill
+from actions.drill.undo import UndoBook, UndoRecord
 from console.journal import Journal
 from console.model import HealthCheck, Service, Stack
 from console.results import latest_result
-from console.runtime.docker import DockerRuntime
+from console.runtime.docker.runtime import DockerRuntime
 from tests.dockerlab import DockerLab, ensure_image
 
 pytestmark = pytest.mark.docker
@@ -160,7 +161,7 @@ async def test_disk_drill_fills_a_tmpfs_and_frees_it(
 
 
 def test_disk_drill_picks_a_tmpfs_before_a_volume_and_never_a_bind_mount() -> None:
-    from actions.drill_resources import pick_mount
+    from actions.drill.resources import pick_mount
 
     attrs = {"HostConfig": {"Tmpfs": {"/run/cache": "size=8m"}}, "Mounts": [
         {"Type": "bind", "Destination": "/etc/app", "RW": True},

@@ -39,7 +39,7 @@ from console.model import HealthCheck
 from console.probes.base import ProbeResult
 from console.render_text import render_status_table
 from console.runtime.base import ContainerState
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 from console.timeline_export import export_markdown
 from tests.dockerlab import DockerLab, healthcheck
 from ui.factory import build_app

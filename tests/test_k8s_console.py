@@ -299,7 +299,7 @@ def test_no_kubernetes_import_until_chosen() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, cli.main, console.factory, console.runtime.kubernetes; "
+    code = ("import sys, cli.main, console.factory, console.runtime.kubernetes.runtime; "
             "print('kubernetes' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent)

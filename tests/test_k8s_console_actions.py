@@ -12,7 +12,7 @@ import pytest
 
 from console.factory import Options, build_context
 from console.runtime.base import RuntimeUnavailable
-from console.runtime.kubernetes import KubernetesRuntime
+from console.runtime.kubernetes.runtime import KubernetesRuntime
 from tests.k8s_fake_api import FakeKubeAPI
 from tests.test_k8s_console import (
     FIXED,

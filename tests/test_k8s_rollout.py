@@ -19,7 +19,7 @@ from actions.kubernetes import Scale
 from actions.restart import Restart
 from console.model import Stack
 from console.monitor import Monitor
-from console.runtime.kubernetes import KubernetesRuntime
+from console.runtime.kubernetes.runtime import KubernetesRuntime
 from tests.k8s_fake_api import FakeKubeAPI, deployment, pod
 from tests.test_k8s_runtime import svc
 

@@ -19,14 +19,14 @@ from actions.bringup import BringUp, Decision, Diagnosis
 from console.model import KubernetesSettings, RuntimeNames, Service, Stack
 from console.monitor import Monitor
 from console.runtime.base import RuntimeEvent, RuntimeUnavailable, StreamStatus
-from console.runtime.kubernetes import (
+from console.runtime.kubernetes.runtime import (
     KubernetesActionError,
     KubernetesRuntime,
     KubernetesWriteRefused,
     build_kubernetes_runtime,
 )
-from console.status import evaluate
-from console.status_types import State
+from console.status.engine import evaluate
+from console.status.types import State
 from tests.k8s_fake_api import KINDS, FakeKubeAPI, deployment, event, hpa, make_runtime, pod
 
 NOW = datetime.now(UTC)

@@ -14,9 +14,9 @@ import pytest
 
 from console.model import RuntimeNames, Service, Stack
 from console.runtime.base import ContainerState, PodSummary, Workload
-from console.status import evaluate
-from console.status_types import State
-from console.status_workload import judge_workload
+from console.status.engine import evaluate
+from console.status.types import State
+from console.status.workload import judge_workload
 
 NOW = datetime(2025, 9, 25, 10, 42, 7, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ def rolled(generation: int = 2, observed: int = 2, replicas: int = 3, updated: i
            total: int = 3, available: int = 3, progressing: str = "NewReplicaSetAvailable",
            message: str = "", kind: str = "Deployment") -> Workload:
     """A real-shaped Deployment status mapped by the runtime (old pods still ready)."""
-    from console.runtime.kubernetes_mapping import Found, container_state
+    from console.runtime.kubernetes.mapping import Found, container_state
     from tests.k8s_fake_api import deployment, pod
 
     obj = deployment("kafka", replicas, kind=kind)
@@ -116,7 +116,7 @@ def test_progress_deadline_exceeded_is_stuck() -> None:
 
 
 def test_a_statefulset_rolls_until_its_revisions_agree() -> None:
-    from console.runtime.kubernetes_mapping import Found, container_state
+    from console.runtime.kubernetes.mapping import Found, container_state
     from tests.k8s_fake_api import deployment, pod
 
     obj = deployment("postgres", 2, kind="StatefulSet")
@@ -131,7 +131,7 @@ def test_a_statefulset_rolls_until_its_revisions_agree() -> None:
 
 
 def test_a_paused_rollout_is_stuck_until_resumed() -> None:
-    from console.runtime.kubernetes_mapping import Found, container_state
+    from console.runtime.kubernetes.mapping import Found, container_state
     from tests.k8s_fake_api import deployment, pod
 
     obj = deployment("kafka", 3)

@@ -15,9 +15,9 @@ from actions.base import CancelToken
 from actions.kubernetes import ProbeInside
 from cli.main import main
 from console.model import HealthCheck, Service, Stack
-from console.runtime.kubernetes import KubernetesActionError, KubernetesRuntime
-from console.runtime.kubernetes_streams import exec_outcome
-from console.runtime.kubernetes_watch import LIST_PAGE
+from console.runtime.kubernetes.runtime import KubernetesActionError, KubernetesRuntime
+from console.runtime.kubernetes.streams import exec_outcome
+from console.runtime.kubernetes.watch import LIST_PAGE
 from tests.k8s_fake_api import FakeKubeAPI, deployment, event, pod
 from tests.test_k8s_runtime import svc, until
 

@@ -21,9 +21,9 @@ import pytest
 from console.model import HealthCheck, RuntimeNames, Service, Stack
 from console.monitor import Monitor
 from console.runtime.base import RuntimeEvent, StreamStatus
-from console.runtime.local import LocalActionError, LocalOptions, LocalRuntime
-from console.status import evaluate
-from console.status_types import State
+from console.runtime.local.runtime import LocalActionError, LocalOptions, LocalRuntime
+from console.status.engine import evaluate
+from console.status.types import State
 
 PY = sys.executable
 
@@ -221,7 +221,7 @@ async def test_monitor_on_local_runtime_judges_a_running_process(tmp_path: Path)
 CHILD = """
 import asyncio, sys, textwrap
 from console.model import RuntimeNames, Service
-from console.runtime.local import LocalRuntime
+from console.runtime.local.runtime import LocalRuntime
 
 async def main():
     rt = LocalRuntime()

@@ -14,8 +14,8 @@ import pytest
 
 from console.model import HealthCheck, RuntimeNames, Service, Stack
 from console.monitor import Monitor
-from console.runtime.docker import DockerRuntime
-from console.status_types import State
+from console.runtime.docker.runtime import DockerRuntime
+from console.status.types import State
 from tests.dockerlab import DockerLab, free_port
 
 pytestmark = pytest.mark.docker

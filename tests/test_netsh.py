@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.netsh import (
+from actions.portproxy.netsh import (
     NetshInputError,
     ProxyRule,
     RuleToAdd,

@@ -15,16 +15,7 @@ from pathlib import Path
 import pytest
 
 from actions.base import CancelToken, ReadOnlyRefused, execute
-from actions.netsh import ProxyRule, render_script
-from actions.portproxy import (
-    ForwarderFix,
-    NetshApply,
-    PortProxyDiagnose,
-    plan_forwards,
-    plan_script,
-    render_table,
-)
-from actions.portproxy_diagnose import (
+from actions.portproxy.diagnose import (
     Finding,
     Owner,
     PortFacts,
@@ -37,6 +28,15 @@ from actions.portproxy_diagnose import (
     port_specs,
     read_snapshot,
 )
+from actions.portproxy.fix import (
+    ForwarderFix,
+    NetshApply,
+    PortProxyDiagnose,
+    plan_forwards,
+    plan_script,
+    render_table,
+)
+from actions.portproxy.netsh import ProxyRule, render_script
 from console.forwarder import ExecTarget, Forwarder, ForwarderManager, TcpTarget
 from console.model import HealthCheck, Service, Stack
 from console.runtime.base import ContainerState
@@ -614,7 +614,7 @@ docker = pytest.mark.docker
 
 @pytest.fixture
 async def docker_rt(docker_lab):
-    from console.runtime.docker import DockerRuntime
+    from console.runtime.docker.runtime import DockerRuntime
 
     runtime = DockerRuntime(docker_lab.project)
     try:
@@ -733,7 +733,7 @@ async def test_diagnose_tells_the_faults_apart_in_docker_and_fix_forwards(docker
 @docker
 def test_cli_fix_forwards_into_the_container_in_the_foreground(docker_lab, capsys):
     from cli.portproxy import run
-    from console.runtime.docker import DockerRuntime
+    from console.runtime.docker.runtime import DockerRuntime
     from tests.dockerlab import HEALTH_BODY
 
     port = free_port(*ALL_LOOPBACK)

@@ -18,8 +18,8 @@ from console.journal import Journal, TimelineEntry
 from console.model import HealthCheck, Service, Stack
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
-from console.runtime.docker import DockerRuntime
-from console.status import evaluate
+from console.runtime.docker.runtime import DockerRuntime
+from console.status.engine import evaluate
 from tests.dockerlab import DockerLab, free_port
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

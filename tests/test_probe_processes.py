@@ -29,8 +29,8 @@ from console.model import HealthCheck, RuntimeNames, Service, Stack
 from console.monitor import Monitor
 from console.probes import limits
 from console.probes.registry import run_checks
-from console.runtime.docker import DockerRuntime
-from console.runtime.local import LocalRuntime
+from console.runtime.docker.runtime import DockerRuntime
+from console.runtime.local.runtime import LocalRuntime
 from tests.dockerlab import BUSYBOX, DockerLab
 
 REFRESHES = 10

@@ -19,7 +19,7 @@ from actions.readiness.model import ITEMS
 from actions.readiness.report import as_json, markdown
 from console.model import HealthCheck, Service, Stack
 from console.results import save_result
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 from tests.conftest import require
 from tests.fixtures_services import PgRole, postgres_role  # noqa: F401  (fixture)
 from tests.readiness_servers import (

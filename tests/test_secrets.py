@@ -25,7 +25,9 @@ import pytest
 import yaml
 
 from actions.base import CancelToken, ReadOnlyRefused, execute
-from actions.secrets import (
+from actions.secrets.apply import RewriteError, SecretsApply, render_k8s_secret, verify_rewrite
+from actions.secrets.generate import SecretsGenerate, new_key, plan_env
+from actions.secrets.policy import (
     SEED_SECRETS,
     is_secret_flag,
     is_secret_name,
@@ -33,9 +35,7 @@ from actions.secrets import (
     mask_value,
     service_prefixed,
 )
-from actions.secrets_apply import RewriteError, SecretsApply, render_k8s_secret, verify_rewrite
-from actions.secrets_generate import SecretsGenerate, new_key, plan_env
-from actions.secrets_scan import (
+from actions.secrets.scan import (
     SecretsScan,
     assign_variables,
     load_compose,
@@ -639,7 +639,7 @@ def test_the_linear_diff_is_difflibs_diff() -> None:
     import difflib
     import random
 
-    from actions.secrets_apply import same_length_diff
+    from actions.secrets.apply import same_length_diff
 
     rng = random.Random(12)
     for _ in range(500):

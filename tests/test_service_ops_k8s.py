@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from console.runtime.kubernetes_metrics import NO_METRICS
+from console.runtime.kubernetes.metrics import NO_METRICS
 from tests.k8s_fake_api import FakeKubeAPI, deployment, pod
 from tests.test_k8s_console import (
     FIXED,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from console.factory import Options, build_context
-from console.runtime.local import LocalOptions, LocalRuntime
+from console.runtime.local.runtime import LocalOptions, LocalRuntime
 from console.shell import shell_plan
 from ui.app import VextrusApp
 from ui.factory import build_app

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from console.model import RuntimeNames, Service
-from console.runtime.docker import DockerRuntime
-from console.runtime.kubernetes_metrics import NO_METRICS, parse_quantity
-from console.runtime.local import LocalRuntime
+from console.runtime.docker.runtime import DockerRuntime
+from console.runtime.kubernetes.metrics import NO_METRICS, parse_quantity
+from console.runtime.local.runtime import LocalRuntime
 from console.runtime.usage import ReplicaUsage, UsageReport
 from console.stats import UsageBoard, UsageTracker, format_bytes, format_percent
 from tests.dockerlab import DockerLab

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from console.model import Dependency, Service, Stack
 from console.runtime.base import ContainerState
-from console.status import evaluate
-from console.status_types import State
+from console.status.engine import evaluate
+from console.status.types import State
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 

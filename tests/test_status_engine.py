@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from console.model import HealthCheck, Service, Stack
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
-from console.status import evaluate
-from console.status_types import State
+from console.status.engine import evaluate
+from console.status.types import State
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 HTTP = HealthCheck(kind="http", port=3001, path="/health")

@@ -1,7 +1,7 @@
 """Status rules for a system that changes: loops that end, probes that must fail twice,
 restarts somebody asked for, transient states, chains and blast radii over diamonds.
 
-Every rule of console/status.py's docstring, on plain data first, then through the monitor
+Every rule of console/status/engine.py's docstring, on plain data first, then through the monitor
 with real processes (the local runtime) and the journal.
 """
 
@@ -19,9 +19,9 @@ from console.model import HealthCheck, RuntimeNames, Service, Stack
 from console.monitor import Monitor
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
-from console.runtime.local import LocalRuntime
-from console.status import FAIL_AFTER, LOOP_SETTLE, History, evaluate
-from console.status_types import State
+from console.runtime.local.runtime import LocalRuntime
+from console.status.engine import FAIL_AFTER, LOOP_SETTLE, History, evaluate
+from console.status.types import State
 from tests.test_local_runtime import wait_until
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -285,7 +285,7 @@ async def test_three_operator_restarts_in_a_minute_are_no_restart_loop_on_docker
     """`restart db --yes` three times (each its own monitor, as separate CLI runs)."""
     from actions.base import CancelToken, execute
     from actions.restart import Restart
-    from console.runtime.docker import DockerRuntime
+    from console.runtime.docker.runtime import DockerRuntime
     from tests.dockerlab import ensure_image
 
     port = 24714

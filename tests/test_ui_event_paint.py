@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from console.runtime.base import RuntimeEvent
-from console.status_types import State
+from console.status.types import State
 from tests.pilot_wait import idle
 from tests.pilot_wait import settle as wait_until
 from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service

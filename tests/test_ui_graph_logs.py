@@ -25,7 +25,7 @@ from console.journal import Journal, TimelineEntry
 from console.model import Service, Stack, dependents_map, transitive
 from console.monitor import Monitor
 from console.runtime.base import LogLine, RuntimeUnavailable
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 from console.timeline_export import export_markdown
 from tests.pilot_wait import idle, settle
 from ui.screens.graph import GraphScreen, describe_service, match_service

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.drill import DrillOptions
-from actions.drill_undo import UndoBook
+from actions.drill.engine import DrillOptions
+from actions.drill.undo import UndoBook
 from console.factory import Options, build_context
 from tests.dockerlab import DockerLab
 from tests.loadserver import serving

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from actions.base import Progress
-from actions.drill_report import DrillReport
+from actions.drill.report import DrillReport
 from console.loadgen import LoadResult, LoadSnapshot, Verdict
 from tests.pilot_wait import settle
 from tests.test_ui_snapshots import _settled

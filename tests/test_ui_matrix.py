@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from console.runtime.base import RuntimeEvent, StreamStatus
-from console.status_types import State
+from console.status.types import State
 from tests.pilot_wait import idle
 from tests.pilot_wait import settle as wait_until
 from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service
@@ -485,7 +485,7 @@ async def tick(pilot, app: VextrusApp) -> None:
 async def test_polls_thin_out_while_all_is_operational_and_resume_on_trouble():
     from dataclasses import replace as dc_replace
 
-    from console.status_types import State as S
+    from console.status.types import State as S
 
     calm = build_status()
     calm = dc_replace(calm, services=tuple(dc_replace(s, state=S.OPERATIONAL)

@@ -28,7 +28,7 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 
 FIXED_NOW = datetime(2025, 9, 25, 10, 42, 7, tzinfo=UTC)
 TIERS = ("infrastructure", "core", "business", "gateway", "observability")

@@ -32,7 +32,7 @@ from console.masking import safe_str
 from console.runtime.base import StreamStatus
 from console.runtime.usage import UsageReport, UsageSource
 from console.stats import SAMPLE_SECONDS, UsageBoard, UsageTracker
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 from ui.screens.help import HelpScreen, help_entries
 from ui.screens.matrix import MatrixScreen
 from ui.themes import BASE_TCSS, DEFAULT_THEME, register_themes, theme_names

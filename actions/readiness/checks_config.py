@@ -118,7 +118,7 @@ def rate_limiting(inp: Inputs) -> Verdict:
 
 
 def no_hardcoded_secrets(inp: Inputs) -> Verdict:
-    from actions.secrets_scan import scan_compose_text
+    from actions.secrets.scan import scan_compose_text
 
     item = ITEM_BY_ID["no-hardcoded-secrets"]
     path = inp.compose_path

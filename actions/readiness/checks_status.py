@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.readiness.inputs import Inputs
 from actions.readiness.model import ITEM_BY_ID, Mark, Verdict
-from console.status_types import ServiceStatus
+from console.status.types import ServiceStatus
 
 STABLE_SECONDS = 600  # the seed's ">10 minutes"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from actions.readiness.model import Item, Mark, Verdict
 from console.model import Service, Stack
 from console.stats import UsageBoard
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 
 LOOPBACK = "127.0.0.1"
 

@@ -31,7 +31,7 @@ from console.demo.stack import (
 )
 from console.fileio import write_text_atomic
 from console.model import Stack
-from console.runtime.local import LocalRuntime
+from console.runtime.local.runtime import LocalRuntime
 
 LISTEN_WAIT_S = 20.0
 

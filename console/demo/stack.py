@@ -32,7 +32,7 @@ from pathlib import Path
 from console.demo.apis import GRAFANA_TOKEN_ENV
 from console.fileio import write_text_atomic
 from console.model import HealthCheck, RuntimeNames, Service, Stack, TemporalSettings
-from console.runtime.local import LocalOptions
+from console.runtime.local.runtime import LocalOptions
 from console.stackfile import dump_stack, load_stack
 
 DEFAULT_OFFSET = 10000  # keeps the top inventory port (16686) below the ephemeral range

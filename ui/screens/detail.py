@@ -21,7 +21,7 @@ from console.masking import safe_text
 from console.runtime.base import LogLine
 from console.runtime.usage import UsageSource
 from console.stats import UsageBoard
-from console.status_types import ServiceStatus, StackStatus
+from console.status.types import ServiceStatus, StackStatus
 from ui.widgets.service_facts import (
     LOG_TAIL,
     container_table,

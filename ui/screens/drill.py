@@ -24,9 +24,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from actions.base import ActionError, CancelToken, Progress
-from actions.drill import Drill, DrillOptions, make_drill
-from actions.drill_report import DrillReport
-from actions.drill_undo import drill_state_dir
+from actions.drill.engine import Drill, DrillOptions
+from actions.drill.kinds import make_drill
+from actions.drill.report import DrillReport
+from actions.drill.undo import drill_state_dir
 from console.masking import safe_str
 from ui.screens.confirm import ConfirmScreen
 from ui.widgets.action_progress import ActionProgress

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from actions.drill_undo import UndoBook
+from actions.drill.undo import UndoBook
 
 if TYPE_CHECKING:
     from ui.app import VextrusApp
@@ -21,7 +21,7 @@ def undo_drill_leftovers(app: VextrusApp) -> None:
         return
 
     def undo() -> None:
-        from actions.drill_undo import undo_leftovers_for
+        from actions.drill.undo import undo_leftovers_for
 
         for line in undo_leftovers_for(app.ctx):
             app.call_from_thread(partial(app.notify, line, title="Drill leftovers undone",

@@ -20,8 +20,8 @@ from textual.widgets import Footer, Input, Static
 
 from console.masking import sanitize
 from console.model import Stack, dependents_map
-from console.status import blast_radius
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.engine import blast_radius
+from console.status.types import ServiceStatus, StackStatus, State
 from ui.widgets.dependency_graph import DependencyGraph, node_glyph, state_class
 from ui.widgets.status_style import ROOT_CAUSE_TEXT
 

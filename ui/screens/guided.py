@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from actions.base import ActionError
 from actions.bringup import BringUp, Decision, Diagnosis
-from actions.portproxy import ForwarderFix, PortProxyDiagnose
+from actions.portproxy.fix import ForwarderFix, PortProxyDiagnose
 from actions.preflight import Preflight
 from actions.restart import PauseRestarts, Restart
-from actions.secrets_apply import SecretsApply
-from actions.secrets_generate import SecretsGenerate
-from actions.secrets_scan import COMPOSE_NAMES, SecretsScan, discover
+from actions.secrets.apply import SecretsApply
+from actions.secrets.generate import SecretsGenerate
+from actions.secrets.scan import COMPOSE_NAMES, SecretsScan, discover
 from ui.screens.action import ActionScreen
 from ui.screens.confirm import DiagnosisScreen
 

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from actions.readiness.model import Scorecard
 from console.masking import safe_text
 from console.stats import UsageBoard
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 from ui.screens.detail import DetailScreen, run_service_op
 from ui.widgets.banner import DegradedBanner, LinkState
 from ui.widgets.readiness import ReadinessGauge

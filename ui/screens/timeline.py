@@ -26,7 +26,7 @@ from console.timeline_export import (
 )
 
 if TYPE_CHECKING:
-    from console.status_types import StackStatus
+    from console.status.types import StackStatus
 
 LIMIT = 500
 SAME_DAY = "%H:%M:%S"

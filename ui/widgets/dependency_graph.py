@@ -33,7 +33,7 @@ from console.graph_layout import (
     layout_graph,
 )
 from console.model import Stack
-from console.status_types import ServiceStatus, StackStatus
+from console.status.types import ServiceStatus, StackStatus
 from ui.widgets.status_style import state_glyph, state_tone
 
 _MOVE = Binding.Group("Move", compact=True)

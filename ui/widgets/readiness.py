@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from actions.readiness.model import Scorecard
-from console.status_types import StackStatus, State
+from console.status.types import StackStatus, State
 from ui.widgets.status_style import StatusPalette, Tone, state_tone
 
 BAR_WIDTH = 20

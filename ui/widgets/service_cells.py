@@ -15,7 +15,7 @@ from rich.text import Text
 
 from console.masking import safe_str
 from console.stats import UsageBoard, sort_value
-from console.status_types import ServiceStatus, StackStatus
+from console.status.types import ServiceStatus, StackStatus
 from ui.widgets.status_style import (
     ROOT_CAUSE_GLYPH,
     ROOT_CAUSE_TEXT,

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from console.masking import safe_str, safe_text, sanitize
 from console.runtime.base import ContainerState, LogLine, Workload
-from console.status_types import ServiceStatus, StackStatus
+from console.status.types import ServiceStatus, StackStatus
 from ui.widgets.status_style import (
     ROOT_CAUSE_TEXT,
     StatusPalette,

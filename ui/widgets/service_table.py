@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from console.stats import Usage, UsageBoard
-from console.status_types import StackStatus
+from console.status.types import StackStatus
 from ui.widgets.service_cells import (
     SORT_MODES,
     TIER_ROW_PREFIX,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from rich.style import Style
 from textual.app import App
 
-from console.status_types import ServiceStatus, State
+from console.status.types import ServiceStatus, State
 
 Tone = Literal["ok", "warn", "bad", "muted", "info"]
 

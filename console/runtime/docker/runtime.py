@@ -37,8 +37,8 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.runtime.docker_exec import ExecHandle, Reaper, kill_leftovers, run_exec
-from console.runtime.docker_wire import EngineReader, EngineRefused
+from console.runtime.docker.exec import ExecHandle, Reaper, kill_leftovers, run_exec
+from console.runtime.docker.wire import EngineReader, EngineRefused
 from console.runtime.usage import UsageReport
 
 if TYPE_CHECKING:  # docker-py (with requests) costs ~0.15 s to import: only when needed
@@ -319,7 +319,7 @@ class DockerRuntime:
         """Run argv in the service's container; raises TimeoutError past `timeout`.
 
         An exec given up while still running (timed out, or its caller cancelled) is killed
-        inside the container by the reaper (console.runtime.docker_exec), so hanging probes
+        inside the container by the reaper (console.runtime.docker.exec), so hanging probes
         do not pile up processes in the container refresh after refresh.
         """
         handle = ExecHandle()
@@ -504,8 +504,8 @@ class DockerRuntime:
         self._feeds.discard(feed)
 
     async def usage(self, services: Sequence[Service]) -> UsageReport:
-        """Resource figures of the running containers (console.runtime.docker_stats)."""
-        from console.runtime.docker_stats import usage_of
+        """Resource figures of the running containers (console.runtime.docker.stats)."""
+        from console.runtime.docker.stats import usage_of
 
         return await usage_of(self, services)
 
@@ -525,7 +525,7 @@ class DockerRuntime:
 
     async def close(self) -> None:
         """Stop the stream threads, then close the client's connections."""
-        from console.runtime.docker_stats import close_usage
+        from console.runtime.docker.stats import close_usage
 
         close_usage(self)
         await self.reaped(timeout=5.0)  # before the client goes: the kills need it

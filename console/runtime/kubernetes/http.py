@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from console.runtime.base import RuntimeUnavailable
-from console.runtime.kubernetes_config import ClusterTarget
+from console.runtime.kubernetes.config import ClusterTarget
 
 POOL_SIZE = 32  # five watches, their lists, log followers, actions: never wait for a slot
 AUTH = ["BearerToken"]

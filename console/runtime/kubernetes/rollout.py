@@ -16,7 +16,7 @@ over, so `readyReplicas == replicas` holds from the first second of a restart.
 
 from __future__ import annotations
 
-from console.runtime.kubernetes_mapping import d, meta
+from console.runtime.kubernetes.fields import d, meta
 
 DEADLINE_REASON = "ProgressDeadlineExceeded"
 

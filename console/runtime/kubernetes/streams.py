@@ -22,8 +22,9 @@ from contextlib import suppress
 from typing import Any
 
 from console.runtime.base import ExecResult, LogLine, RuntimeUnavailable
-from console.runtime.kubernetes_http import ApiError, KubeHttp
-from console.runtime.kubernetes_mapping import (
+from console.runtime.kubernetes.errors import KubernetesActionError
+from console.runtime.kubernetes.http import ApiError, KubeHttp
+from console.runtime.kubernetes.mapping import (
     containers_of,
     d,
     default_container,
@@ -54,7 +55,6 @@ def container_for(pod: dict, wanted: str | None) -> str:
     if wanted:
         names = containers_of(d(pod, "spec"))
         if names and wanted not in names:
-            from console.runtime.kubernetes import KubernetesActionError
 
             raise KubernetesActionError(f"{name_of(pod)} has no container {wanted!r} "
                                         f"(it has {', '.join(names)})")
@@ -212,7 +212,6 @@ async def merged_logs(
 
 
 def _none_restarted(service: str, pods: list[str]) -> Exception:
-    from console.runtime.kubernetes import KubernetesActionError
 
     return KubernetesActionError(f"{service}: no previous container in any pod "
                                  f"({', '.join(pods)} have not restarted)")
@@ -243,7 +242,7 @@ class _PodReader:
 
     def stop(self) -> None:
         self.stopping.set()
-        from console.runtime.kubernetes_watch import _close
+        from console.runtime.kubernetes.watch import _close
 
         if self._response is not None:
             _close(self._response)
@@ -305,7 +304,6 @@ class _PodReader:
         return LogLine(service=self.service, text=self.prefix + text, time=when)
 
     def _error(self, exc: Exception) -> Exception:
-        from console.runtime.kubernetes import KubernetesActionError
 
         if isinstance(exc, ApiError) and exc.status:
             return KubernetesActionError(f"{name_of(self.pod)}: kubernetes: {exc}")

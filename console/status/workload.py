@@ -1,6 +1,6 @@
 """Status rules for Kubernetes workloads: replicas, waiting reasons, probes, autoscalers.
 
-Pure, like `console.status`, which asks `judge_workload` first when a ContainerState
+Pure, like `console.status.engine`, which asks `judge_workload` first when a ContainerState
 carries a Workload. `None` means "nothing wrong at the workload level": every desired
 replica is ready, and the service is then judged by its checks like any other.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.runtime.base import PodSummary, Workload
-from console.runtime.kubernetes_mapping import IMAGE_ERRORS
-from console.status_types import State
+from console.runtime.kubernetes.mapping import IMAGE_ERRORS
+from console.status.types import State
 
 
 @dataclass(frozen=True)

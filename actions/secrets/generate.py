@@ -30,7 +30,7 @@ from typing import Literal
 import yaml
 
 from actions.base import CancelToken, Progress, Step
-from actions.secrets import (
+from actions.secrets.policy import (
     KEY_BYTES,
     POSTGRES_PAIR,
     SEED_GROUPS,
@@ -41,7 +41,7 @@ from actions.secrets import (
     is_secret_name,
     mask_value,
 )
-from actions.secrets_scan import (
+from actions.secrets.scan import (
     WEAK_LENGTH,
     Assignment,
     ComposeScan,

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from actions.netsh import ProxyRule
+from actions.portproxy.netsh import ProxyRule
 from console.forwarder import os_reason
 from console.model import Service, Stack
 from console.runtime.base import ContainerState, Runtime

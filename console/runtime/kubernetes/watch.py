@@ -27,7 +27,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.runtime.kubernetes_mapping import meta
+from console.runtime.kubernetes.mapping import meta
 
 LIST_PAGE = 500
 WATCH_TIMEOUT_S = 290  # server side; kubectl and client-go pick 5-10 minutes at random

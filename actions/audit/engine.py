@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from actions.audit_fix import FixInputs, FixResult, Usage, apply_fixes
-from actions.audit_rules import (
+from actions.audit.fix import FixInputs, FixResult, Usage, apply_fixes
+from actions.audit.rules import (
     AuditError,
     AuditFinding,
     audit_file,

@@ -32,8 +32,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from actions.base import ActionError, CancelToken, Progress, Step
-from actions.secrets import SecretsError, mask_value
-from actions.secrets_scan import (
+from actions.secrets.policy import SecretsError, mask_value
+from actions.secrets.scan import (
     ComposeScan,
     Edit,
     Finding,

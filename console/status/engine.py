@@ -48,8 +48,8 @@ from datetime import datetime, timedelta
 from console.model import Dependency, Service, Stack, dependents_map, transitive
 from console.probes.base import ProbeResult
 from console.runtime.base import ContainerState
-from console.status_types import ServiceStatus, StackStatus, State
-from console.status_workload import judge_workload, workload_notes
+from console.status.types import ServiceStatus, StackStatus, State
+from console.status.workload import judge_workload, workload_notes
 
 RESTART_LOOP_COUNT = 3
 RESTART_LOOP_WINDOW = timedelta(minutes=5)

@@ -43,7 +43,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from actions.base import CancelToken, Progress, Step
-from actions.secrets import (
+from actions.secrets.policy import (
     DISTINCTIVE_DEFAULTS,
     KNOWN_DEFAULTS,
     SCHEME_VARIABLES,

@@ -18,13 +18,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actions.base import ActionError, CancelToken, Step
-from actions.drill_faults import DockerAccess, Fault, _container_id, _issues
-from actions.drill_undo import Op, undo_op
+from actions.drill.engine import Drill, DrillOptions, Fault
+from actions.drill.faults import DockerAccess, _container_id, _issues
+from actions.drill.undo import Op, undo_op
 from console.model import Service
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 
 if TYPE_CHECKING:
-    from actions.drill import Drill, DrillOptions
     from console.runtime.base import Runtime
 
 HOG_SCRIPT = "x=aaaaaaaa; while :; do x=$x$x; done"  # doubles a string until the limit bites

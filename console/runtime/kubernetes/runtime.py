@@ -30,9 +30,10 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.runtime.kubernetes_config import ClusterTarget, WriteGuard
-from console.runtime.kubernetes_http import ApiError, KubeHttp
-from console.runtime.kubernetes_mapping import (
+from console.runtime.kubernetes.config import ClusterTarget, WriteGuard
+from console.runtime.kubernetes.errors import KubernetesActionError, KubernetesWriteRefused
+from console.runtime.kubernetes.http import ApiError, KubeHttp
+from console.runtime.kubernetes.mapping import (
     Found,
     container_state,
     d,
@@ -43,7 +44,7 @@ from console.runtime.kubernetes_mapping import (
     ref_of,
     restart_times,
 )
-from console.runtime.kubernetes_watch import WATCH_TIMEOUT_S, Informer, wait_synced
+from console.runtime.kubernetes.watch import WATCH_TIMEOUT_S, Informer, wait_synced
 from console.runtime.usage import UsageReport
 
 T = TypeVar("T")
@@ -65,14 +66,6 @@ COLLECTIONS = {  # kind -> (group/version prefix, plural)
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
 }
 OPTIONAL_KINDS = ("Event", "HorizontalPodAutoscaler")
-
-
-class KubernetesActionError(RuntimeError):
-    """The API server answered but refused, or the service has no workload to act on."""
-
-
-class KubernetesWriteRefused(KubernetesActionError):
-    """The production guard said no: a read-only context."""
 
 
 class KubernetesRuntime:
@@ -386,7 +379,7 @@ class KubernetesRuntime:
 
     async def exec(self, service: Service, argv: Sequence[str], timeout: float) -> ExecResult:
         """Run argv in a ready pod of the service through the API's exec (websocket)."""
-        from console.runtime.kubernetes_streams import exec_in_pod, pick_pod
+        from console.runtime.kubernetes.streams import exec_in_pod, pick_pod
 
         found = await self._workload(service, "exec in")
         pod = pick_pod(found.pods)
@@ -416,7 +409,7 @@ class KubernetesRuntime:
     ) -> AsyncIterator[LogLine]:
         """Every pod of the workload, merged (by time for the tail); `previous`: the crashed
         container's last run, what `kubectl logs --previous` shows for a crash loop."""
-        from console.runtime.kubernetes_streams import merged_logs
+        from console.runtime.kubernetes.streams import merged_logs
 
         found = await self._workload(service, "read logs of")
         pods = [p for p in found.pods if pod is None or name_of(p) == pod]
@@ -430,21 +423,21 @@ class KubernetesRuntime:
             yield line
 
     async def usage(self, services: Sequence[Service]) -> UsageReport:
-        """CPU and memory from the metrics API (console.runtime.kubernetes_metrics)."""
-        from console.runtime.kubernetes_metrics import sample_metrics
+        """CPU and memory from the metrics API (console.runtime.kubernetes.metrics)."""
+        from console.runtime.kubernetes.metrics import sample_metrics
 
         return await asyncio.to_thread(sample_metrics, self, services)
 
     async def describe(self, service: Service) -> list[tuple[str, str]]:
         """The workload's and its pods' YAML as the API server has them."""
-        from console.runtime.kubernetes_metrics import describe_objects
+        from console.runtime.kubernetes.metrics import describe_objects
 
         await self.list_states([service])
         return await self._call(lambda _http: describe_objects(self, service))
 
     async def shell_target(self, service: Service) -> tuple[str, str]:
         """(pod, container) for an interactive shell: a running pod of the workload."""
-        from console.runtime.kubernetes_streams import pick_pod
+        from console.runtime.kubernetes.streams import pick_pod
 
         found = await self._workload(service, "open a shell in")
         pod = pick_pod(found.pods)
@@ -620,7 +613,7 @@ def build_kubernetes_runtime(
 
     With no cluster, every call says why (RuntimeUnavailable) and nothing can be written.
     """
-    from console.runtime.kubernetes_config import KubeconfigError, resolve_target
+    from console.runtime.kubernetes.config import KubeconfigError, resolve_target
 
     try:
         target = resolve_target(settings, kubeconfig, context, namespace)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from actions.audit_rules import AuditError, AuditFinding, ServiceNode, child
+from actions.audit.rules import AuditError, AuditFinding, ServiceNode, child
 from console.bounded_yaml import load_yaml
 
 MIB = 1024 * 1024

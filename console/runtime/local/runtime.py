@@ -14,7 +14,7 @@ process state beyond one for the snapshots the async methods read, and the async
 
 No orphans, however the console ends:
 - `close()` stops every process group (SIGTERM, then SIGKILL after the stop timeout);
-- a small reaper process (`console.runtime.local_reaper`) holds a pipe from this process;
+- a small reaper process (`console.runtime.local.reaper`) holds a pipe from this process;
   when the pipe closes because the console died (SIGKILL, a crash), it kills every process
   group it was told about and every process carrying this runtime's run token;
 - children get `VEXTRUS_PARENT_PID`, so a child that cares (the demo's stand-ins) can exit
@@ -24,7 +24,7 @@ No orphans, however the console ends:
 (`LocalOptions.loopback`, exported as `VEXTRUS_LOOPBACK`), the way a container has its own
 network namespace. `exec()` runs argv as a local subprocess with the service's environment;
 `wget`, `nc` and `busybox` resolve to small built-in applets
-(`console.runtime.local_tools`) that read 127.0.0.1/localhost as that loopback. A service
+(`console.runtime.local.tools`) that read 127.0.0.1/localhost as that loopback. A service
 that listens only on 127.0.0.2 while the host expects 127.0.0.1 therefore answers "inside"
 and not from the host: the seeds' port-forwarding fault, which a forwarder heals.
 """
@@ -447,7 +447,7 @@ class LocalRuntime:
         if argv[0] == "busybox" and len(argv) > 1:
             argv = argv[1:]
         if os.path.basename(argv[0]) in APPLETS and "/" not in argv[0]:
-            return [self.python, "-m", "console.runtime.local_tools", *argv]
+            return [self.python, "-m", "console.runtime.local.tools", *argv]
         return argv
 
     async def _submit(self, body: Callable[[Future[None]], None]) -> None:
@@ -749,7 +749,7 @@ class LocalRuntime:
         if self._reaper is None:
             try:
                 self._reaper = subprocess.Popen(
-                    [self.python, "-m", "console.runtime.local_reaper", self.token,
+                    [self.python, "-m", "console.runtime.local.reaper", self.token,
                      str(os.getpid())],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,

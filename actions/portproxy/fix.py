@@ -1,7 +1,7 @@
 """Guided action `portproxy`: diagnose host port access, then fix it the platform's way.
 
 `PortProxyDiagnose` (read-only) probes every service port from the host and from inside
-its container and classifies each one (see `actions.portproxy_diagnose`). The fix depends
+its container and classifies each one (see `actions.portproxy.diagnose`). The fix depends
 on where the console runs:
 
 - Linux / macOS: `ForwarderFix` starts built-in TCP forwarders (`console.forwarder`): into
@@ -30,16 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from actions.base import ActionError, CancelToken, Progress, ProgressKind, Step
-from actions.netsh import (
-    PlatformKind,
-    ProxyRule,
-    RuleToAdd,
-    ScriptPlan,
-    current_wsl_address,
-    merge_deletions,
-    parse_show_output,
-)
-from actions.portproxy_diagnose import (
+from actions.portproxy.diagnose import (
     Finding,
     PortSpec,
     ProbeSettings,
@@ -52,6 +43,15 @@ from actions.portproxy_diagnose import (
     read_snapshot,
     rule_finding,
     summarize,
+)
+from actions.portproxy.netsh import (
+    PlatformKind,
+    ProxyRule,
+    RuleToAdd,
+    ScriptPlan,
+    current_wsl_address,
+    merge_deletions,
+    parse_show_output,
 )
 from console.forwarder import (
     ExecTarget,

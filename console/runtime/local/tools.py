@@ -5,8 +5,8 @@ A container has its own loopback; a local process has the address the runtime ga
 `nc [-w N] HOST PORT`), with the same words on failure (the probes read them), and they
 read 127.0.0.1 and localhost as that loopback. They never use a proxy.
 
-    python -m console.runtime.local_tools wget -qO- -T 2 http://127.0.0.1:3001/health
-    python -m console.runtime.local_tools nc -w 1 127.0.0.1 5432
+    python -m console.runtime.local.tools wget -qO- -T 2 http://127.0.0.1:3001/health
+    python -m console.runtime.local.tools nc -w 1 127.0.0.1 5432
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _number(text: str, default: float) -> float:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m console.runtime.local_tools wget|nc ARGS...", file=sys.stderr)
+        print("usage: python -m console.runtime.local.tools wget|nc ARGS...", file=sys.stderr)
         return 2
     tools = {"wget": wget, "nc": nc}
     tool = tools.get(os.path.basename(argv[0]))

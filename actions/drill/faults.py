@@ -16,62 +16,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from actions.base import ActionError, CancelToken, Step
-from actions.drill_undo import Op, undo_op
+from actions.drill.engine import Drill, DrillOptions, Fault
+from actions.drill.undo import Op, undo_op
 from console.forwarder import Fault as LinkFault
 from console.forwarder import Forwarder, ForwarderError, TcpTarget
 from console.loadgen import LoadGenerator, LoadSpec, Target
 from console.model import HealthCheck, Service, Stack
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 
 if TYPE_CHECKING:
-    from actions.drill import Drill, DrillOptions
     from console.runtime.base import Runtime
 
 VIA_HOST = "127.0.0.77"  # the forwarder's loopback address: the service's port stays the same
 VIA_SPARE_PORTS = range(24900, 25000)
-
-
-class Fault:
-    """The interface every fault implements (defaults for the optional parts)."""
-
-    kind = ""
-
-    def __init__(self, service: str, options: DrillOptions) -> None:
-        self.service = service
-        self.options = options
-
-    def stack_for(self, stack: Stack) -> Stack:
-        return stack
-
-    def extra_services(self) -> tuple[Service, ...]:
-        return ()
-
-    def describe(self) -> str:
-        return self.kind
-
-    def inject_title(self) -> str:
-        return f"inject {self.kind} into {self.service}"
-
-    def restore_title(self) -> str:
-        return "nothing to restore"
-
-    def watch_steps(self, options: DrillOptions) -> list[Step]:
-        return []
-
-    async def prepare(self, drill: Drill) -> None:
-        """Before the baseline (e.g. the forwarder the baseline is measured through)."""
-
-    def undo_ops(self, drill: Drill, base: ServiceStatus) -> list[Op]:
-        return []
-
-    async def inject(self, drill: Drill, base: ServiceStatus) -> str:
-        raise NotImplementedError
-
-    async def watch(self, drill: Drill, base: ServiceStatus, cancel: CancelToken) -> None:
-        raise NotImplementedError
-
-    async def restore(self, drill: Drill) -> list[str]:
-        return []
 
 
 # --- docker access ----------------------------------------------------------------------

@@ -81,7 +81,7 @@ def cleanup(groups: set[int], token: str) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 1 or not argv[0].isalnum():
-        print("usage: python -m console.runtime.local_reaper TOKEN [PARENT_PID]", file=sys.stderr)
+        print("usage: python -m console.runtime.local.reaper TOKEN [PARENT_PID]", file=sys.stderr)
         return 2
     token = argv[0]
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from console.model import Service
 from console.runtime.base import Autoscaler, ContainerState, PodSummary, Workload
+from console.runtime.kubernetes.fields import d, meta
+from console.runtime.kubernetes.rollout import rollout_status
 
 KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet"}
 PROBE_EVENT_WINDOW = timedelta(minutes=10)  # older Unhealthy events are history, not status
@@ -50,18 +52,6 @@ def ref_of(service: Service) -> WorkloadRef:
 
 
 # --- small accessors: the API's JSON is nested dicts, often with keys left out -----------
-
-
-def d(obj: object, *keys: str) -> dict:
-    """Nested dict lookup that treats a missing or null level as {}."""
-    cur = obj
-    for key in keys:
-        cur = cur.get(key) if isinstance(cur, dict) else None
-    return cur if isinstance(cur, dict) else {}
-
-
-def meta(obj: object) -> dict:
-    return d(obj, "metadata")
 
 
 def name_of(obj: object) -> str:
@@ -354,8 +344,6 @@ def container_state(
     context: str = "",
 ) -> ContainerState:
     """One workload as a ContainerState: the engine reads `state`, `health`, `workload`."""
-    from console.runtime.kubernetes_rollout import rollout_status
-
     obj, kind = found.workload, found.kind
     spec, status = d(obj, "spec"), d(obj, "status")
     pods = [pod_summary(p) for p in found.pods]

@@ -25,20 +25,62 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actions.base import ActionError, Cancelled, CancelToken, Progress, ReadOnlyRefused, Step
-from actions.drill_report import DrillReport
-from actions.drill_undo import Op, UndoBook, UndoRecord
+from actions.drill.report import DrillReport
+from actions.drill.undo import Op, UndoBook, UndoRecord
 from console.model import Service, Stack, dependents_map, transitive
 from console.monitor import Monitor
-from console.status_types import ServiceStatus, StackStatus, State
+from console.status.types import ServiceStatus, StackStatus, State
 
 if TYPE_CHECKING:
-    from actions.drill_faults import Fault
     from console.journal import Journal
     from console.runtime.base import Runtime
 
 KINDS = ("kill", "latency", "oom", "disk")
 AskRestart = Callable[[str], Awaitable[bool]]
 MiB = 1024 * 1024
+
+
+class Fault:
+    """The interface every fault implements (defaults for the optional parts)."""
+
+    kind = ""
+
+    def __init__(self, service: str, options: DrillOptions) -> None:
+        self.service = service
+        self.options = options
+
+    def stack_for(self, stack: Stack) -> Stack:
+        return stack
+
+    def extra_services(self) -> tuple[Service, ...]:
+        return ()
+
+    def describe(self) -> str:
+        return self.kind
+
+    def inject_title(self) -> str:
+        return f"inject {self.kind} into {self.service}"
+
+    def restore_title(self) -> str:
+        return "nothing to restore"
+
+    def watch_steps(self, options: DrillOptions) -> list[Step]:
+        return []
+
+    async def prepare(self, drill: Drill) -> None:
+        """Before the baseline (e.g. the forwarder the baseline is measured through)."""
+
+    def undo_ops(self, drill: Drill, base: ServiceStatus) -> list[Op]:
+        return []
+
+    async def inject(self, drill: Drill, base: ServiceStatus) -> str:
+        raise NotImplementedError
+
+    async def watch(self, drill: Drill, base: ServiceStatus, cancel: CancelToken) -> None:
+        raise NotImplementedError
+
+    async def restore(self, drill: Drill) -> list[str]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -295,31 +337,3 @@ def _pid() -> int:
     import os
 
     return os.getpid()
-
-
-def make_drill(
-    kind: str,
-    stack: Stack,
-    runtime: Runtime | None,
-    service: str,
-    options: DrillOptions | None = None,
-    **kwargs: Any,
-) -> Drill:
-    """The drill of a kind on a service; ActionError (one line) for anything wrong."""
-    from actions import drill_faults, drill_resources
-
-    if service not in stack:
-        raise ActionError(f"drill: unknown service {service!r}")
-    options = (options or DrillOptions()).validate()
-    fault: Fault
-    if kind == "kill":
-        fault = drill_faults.KillFault(service, options, runtime)
-    elif kind == "latency":
-        fault = drill_faults.LatencyFault(service, options, stack)
-    elif kind == "oom":
-        fault = drill_resources.OomFault(service, options, runtime, stack.project)
-    elif kind == "disk":
-        fault = drill_resources.DiskFault(service, options, runtime)
-    else:
-        raise ActionError(f"drill: unknown kind {kind!r} (choose from {', '.join(KINDS)})")
-    return Drill(fault, stack, runtime, options=options, **kwargs)

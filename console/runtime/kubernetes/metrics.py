@@ -43,8 +43,8 @@ def parse_quantity(text: object) -> float | None:
 def sample_metrics(runtime: Any, services: Sequence[Service]) -> UsageReport:
     """Blocking (a thread): one metrics list, mapped onto the services' pods."""
     from console.runtime.base import RuntimeUnavailable
-    from console.runtime.kubernetes_http import ApiError
-    from console.runtime.kubernetes_watch import wait_synced
+    from console.runtime.kubernetes.http import ApiError
+    from console.runtime.kubernetes.watch import wait_synced
 
     try:
         informers = runtime._ensure_started()

@@ -1,0 +1,1 @@
+"""Port access: diagnose (`diagnose`), fix with forwarders or netsh (`fix`, `netsh`)."""

@@ -1,0 +1,1 @@
+"""Secrets: the policy (`policy`), the scanner (`scan`), generation and apply."""

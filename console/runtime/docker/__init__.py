@@ -1,0 +1,1 @@
+"""The Docker runtime: the Engine API (`wire`), exec and probes inside (`exec`), stats."""
