@@ -29,3 +29,12 @@ def test_headless_status_path_never_loads_textual():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"loaded eagerly: {proc.stdout}"
+
+
+def test_no_module_imports_itself_in_a_circle():
+    """Every import counted, also those inside functions and under TYPE_CHECKING (the
+    README's module graph comes from the same script)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "module_graph.py")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "module circles: 0" in proc.stdout, proc.stdout

@@ -70,7 +70,7 @@ async def test_wrapped_log_lines_lose_no_character_at_any_wrap_point(size) -> No
     app = HostApp(lambda: LogsScreen(["auth"]), runtime=ListRuntime({"auth": [NAMED_TYPES] * 40}))
     async with app.run_test(size=size) as pilot:
         await settle_logs(pilot, app, 40)
-        await pilot.press("w")
+        await pilot.press("W")  # wrap (w is Workflows)
         await pilot.pause()
         rows = visible_lines(app)[1:-2]  # between the title and the status + footer
         starts = [i for i, row in enumerate(rows) if row[:2].isdigit()]

@@ -11,7 +11,7 @@ as the fix after a diagnosis.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,11 +22,12 @@ from textual.widgets import Footer, Static
 
 from actions.base import Action, ActionError, Cancelled, CancelToken, Progress, Tally, execute
 from console.masking import safe_str
+from ui.host import host
 from ui.screens.confirm import ConfirmScreen
 from ui.widgets.action_progress import ActionProgress
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 
 class ActionProgressed(Message):
@@ -76,8 +77,8 @@ class ActionScreen(Screen[None]):
         self.tally = Tally()  # the same count and words as the journal's
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         mode = "writes" if self.action.writes else "read-only"

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 from actions.readiness import Inputs, Mark, Scorecard, evaluate
 from actions.readiness.report import CLI_MARK, markdown, summary
 from console.masking import safe_text
+from ui.host import host
 from ui.widgets.status_style import StatusPalette, Tone
 
 Evaluator = Callable[[Inputs], Awaitable[Scorecard]]
@@ -77,16 +78,18 @@ class ChecklistScreen(Screen[None]):
         self.query_one(DataTable).focus()
         self.action_recheck()
 
-    def _build_inputs(self) -> Inputs:
+    async def _build_inputs(self) -> Inputs:
         if self._inputs is not None:
             return self._inputs()
         from console.factory import compose_path
 
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        status = self.app.status  # type: ignore[attr-defined]
+        ctx = host(self).ctx
+        status = host(self).status
+        if status is None:  # opened before the console's first refresh: ask once now
+            status = await ctx.monitor.refresh()
         state_dir = ctx.journal.path.parent if ctx.journal is not None else None
         return Inputs(ctx.stack, status, ctx.clock, compose_path(ctx), state_dir,
-                      usage=getattr(self.app, "usage", None))
+                      usage=host(self).usage)
 
     def action_recheck(self) -> None:
         self.query_one("#checklist-title", Static).update("Readiness checklist: checking…")
@@ -94,13 +97,12 @@ class ChecklistScreen(Screen[None]):
 
     @work(exclusive=True, group="checklist", exit_on_error=False)
     async def _evaluate(self) -> None:
-        inputs = self._build_inputs()
+        inputs = await self._build_inputs()
         self.post_message(ChecklistEvaluated(await self._evaluator(inputs)))
 
     def on_checklist_evaluated(self, message: ChecklistEvaluated) -> None:
         self.card = message.card
-        if hasattr(self.app, "checklist"):
-            self.app.checklist = message.card  # the header's score follows
+        host(self).checklist = message.card  # the header's score follows
         self.query_one("#checklist-title", Static).update(
             f"Readiness checklist · {summary(message.card)}")
         self._fill(message.card)
@@ -168,7 +170,7 @@ class ChecklistScreen(Screen[None]):
     def action_export(self) -> None:
         if self.card is None:
             return
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = host(self).ctx
         path = Path.cwd() / f"vextrus-checklist-{self.card.taken_at:%Y%m%d-%H%M%S}.md"
         from console.fileio import write_text_atomic
         from console.masking import safe_str

@@ -10,7 +10,7 @@ it passes the masking boundary (escapes dropped, secrets in the environment mask
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -22,10 +22,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from console.masking import safe_str
+from ui.host import host
 from ui.widgets.status_style import StatusPalette
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 TEXT_LIMIT = 4_000  # characters per line; inspect documents have long Env lines at most
 
@@ -53,8 +54,8 @@ class DescribeScreen(Screen[None]):
         self.current = -1
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield Static(f"describe {self.service} · loading…", id="describe-title")

@@ -7,7 +7,7 @@ give logs becomes a line of text, never a crash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, work
@@ -22,6 +22,7 @@ from console.runtime.base import LogLine
 from console.runtime.usage import UsageSource
 from console.stats import UsageBoard
 from console.status.types import ServiceStatus, StackStatus
+from ui.host import host
 from ui.widgets.service_facts import (
     LOG_TAIL,
     container_table,
@@ -37,7 +38,7 @@ from ui.widgets.status_style import StatusPalette
 from ui.widgets.usage_cells import resources_text
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 NARROW_WIDTH = 110
 
@@ -72,8 +73,8 @@ class DetailScreen(Screen[None]):
         self._logs: list[LogLine] | str = "loading logs…"
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-summary")
@@ -165,7 +166,7 @@ class DetailScreen(Screen[None]):
         return self.vextrus.on_cluster if action == "cluster" else True
 
 
-async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:
+async def fetch_logs(app: HostApp, name: str) -> list[LogLine] | str:
     """The last LOG_TAIL lines, or one line of text saying why there are none."""
     runtime = app.ctx.runtime
     if runtime is None:
@@ -177,7 +178,7 @@ async def fetch_logs(app: VextrusApp, name: str) -> list[LogLine] | str:
         return f"logs unavailable: {str(exc) or type(exc).__name__}"
 
 
-def run_service_op(app: VextrusApp, verb: str, service: str) -> None:
+def run_service_op(app: HostApp, verb: str, service: str) -> None:
     """describe / shell / stop / kill / start, shared by the matrix and this screen."""
     if verb == "describe":
         app.request_describe(service)

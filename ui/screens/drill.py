@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -29,12 +29,13 @@ from actions.drill.kinds import make_drill
 from actions.drill.report import DrillReport
 from actions.drill.undo import drill_state_dir
 from console.masking import safe_str
+from ui.host import host
 from ui.screens.confirm import ConfirmScreen
 from ui.widgets.action_progress import ActionProgress
 from ui.widgets.status_style import StatusPalette
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 
 class DrillProgressed(Message):
@@ -114,8 +115,8 @@ class DrillScreen(Screen[None]):
         self.quit_when_done = False
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         ctx = self.vextrus.ctx
@@ -237,7 +238,7 @@ class DrillScreen(Screen[None]):
             self.app.pop_screen()
 
 
-def palette_entries(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
+def palette_entries(app: HostApp) -> list[tuple[str, str, Callable[[], Any]]]:
     """Command palette: load test and drills on the service selected (matrix row, detail)."""
     from ui.screens.kubernetes import selected_service
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from actions.drill.undo import UndoBook
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 
-def undo_drill_leftovers(app: VextrusApp) -> None:
+def undo_drill_leftovers(app: HostApp) -> None:
     journal = app.ctx.journal
     if journal is None or not UndoBook(journal.path.parent).leftovers():
         return

@@ -22,6 +22,7 @@ from console.masking import sanitize
 from console.model import Stack, dependents_map
 from console.status.engine import blast_radius
 from console.status.types import ServiceStatus, StackStatus, State
+from ui.host import host
 from ui.widgets.dependency_graph import DependencyGraph, node_glyph, state_class
 from ui.widgets.status_style import ROOT_CAUSE_TEXT
 
@@ -59,11 +60,11 @@ class GraphScreen(Screen[None]):
 
     @property
     def _stack(self) -> Stack:
-        return self.app.ctx.stack  # type: ignore[attr-defined]
+        return host(self).ctx.stack
 
     @property
     def _status(self) -> StackStatus | None:
-        return getattr(self.app, "status", None)
+        return host(self).status
 
     @property
     def graph(self) -> DependencyGraph:

@@ -22,10 +22,10 @@ from ui.screens.action import ActionScreen
 from ui.screens.confirm import DiagnosisScreen
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 
-def _runtime_or_notice(app: VextrusApp, what: str) -> bool:
+def _runtime_or_notice(app: HostApp, what: str) -> bool:
     if app.ctx.runtime is None:
         app.notify(f"{what}: needs a runtime (the console runs with --runtime none)",
                    severity="warning")
@@ -33,7 +33,7 @@ def _runtime_or_notice(app: VextrusApp, what: str) -> bool:
     return True
 
 
-def open_bringup(app: VextrusApp, only: str | None = None) -> None:
+def open_bringup(app: HostApp, only: str | None = None) -> None:
     """Phased bring-up; a failure opens the diagnosis with retry, restart it, skip, abort.
     An unfinished run in the journal is resumed (and re-checked), not started over."""
     if not _runtime_or_notice(app, "bring-up"):
@@ -60,7 +60,7 @@ def open_bringup(app: VextrusApp, only: str | None = None) -> None:
     app.push_screen(ActionScreen(action, details=details))
 
 
-def open_restart(app: VextrusApp, service: str, with_dependents: bool = False) -> None:
+def open_restart(app: HostApp, service: str, with_dependents: bool = False) -> None:
     """Restart, with the blast radius shown before the operator confirms."""
     if not _runtime_or_notice(app, "restart"):
         return
@@ -79,7 +79,7 @@ def open_restart(app: VextrusApp, service: str, with_dependents: bool = False) -
     app.push_screen(ActionScreen(action, details=details))
 
 
-def open_pause_restarts(app: VextrusApp, service: str) -> None:
+def open_pause_restarts(app: HostApp, service: str) -> None:
     """Stop a restart loop so its last exit code and logs stay for triage."""
     if not _runtime_or_notice(app, "pause restarts"):
         return
@@ -92,11 +92,11 @@ def open_pause_restarts(app: VextrusApp, service: str) -> None:
     app.push_screen(ActionScreen(PauseRestarts(ctx.stack, ctx.runtime, service)))
 
 
-def open_preflight(app: VextrusApp) -> None:
+def open_preflight(app: HostApp) -> None:
     app.push_screen(ActionScreen(Preflight(app.ctx.stack, app.ctx.runtime)))
 
 
-def open_portproxy(app: VextrusApp) -> None:
+def open_portproxy(app: HostApp) -> None:
     """Diagnose every port; `enter` afterwards starts forwarders for what is fixable."""
     ctx = app.ctx
     diagnose = PortProxyDiagnose(ctx.stack, ctx.runtime, forwarders=app.forwarders)
@@ -113,7 +113,7 @@ def open_portproxy(app: VextrusApp) -> None:
     app.push_screen(ActionScreen(diagnose, follow_up=("start forwarders", fix)))
 
 
-def open_secrets(app: VextrusApp) -> None:
+def open_secrets(app: HostApp) -> None:
     """Scan -> generate .env.production -> apply ${VAR} to the compose file, each confirmed.
 
     The compose file is the context's (`compose_path`) or the one in the current directory,
@@ -162,7 +162,7 @@ def open_secrets(app: VextrusApp) -> None:
     app.push_screen(ActionScreen(scan, follow_up=(f"generate {env_path}", generate)))
 
 
-def _next_in_chain(app: VextrusApp, step: ActionScreen) -> None:
+def _next_in_chain(app: HostApp, step: ActionScreen) -> None:
     """A guided chain's next step takes the place of the step before it: one `esc` goes
     back to where the chain started, not one per step."""
     app.switch_screen(step)

@@ -30,19 +30,19 @@ from console.runtime.base import PodSummary, Workload
 from ui.screens.action import ActionScreen
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 # verb (the key's action parameter) -> what notices call it
 NAMES = {"scale": "scale", "delete_pod": "delete pod", "previous_logs": "previous logs",
          "probe_inside": "probe inside", "container": "choose container"}
 
 
-def on_cluster(app: VextrusApp) -> bool:
+def on_cluster(app: HostApp) -> bool:
     runtime = app.ctx.runtime
     return runtime is not None and runtime.name == "kubernetes"
 
 
-def open_cluster_action(app: VextrusApp, verb: str, service: str | None) -> None:
+def open_cluster_action(app: HostApp, verb: str, service: str | None) -> None:
     """One entry point for the keys and the command palette; refusals are notices."""
     what = NAMES.get(verb, verb)
     if not on_cluster(app):
@@ -56,7 +56,7 @@ def open_cluster_action(app: VextrusApp, verb: str, service: str | None) -> None
     LAUNCHERS[verb](app, service)
 
 
-def selected_service(app: VextrusApp) -> str | None:
+def selected_service(app: HostApp) -> str | None:
     """The service the operator is looking at: the detail's, or the matrix's cursor row."""
     from ui.screens.detail import DetailScreen
     from ui.screens.matrix import MatrixScreen
@@ -69,7 +69,7 @@ def selected_service(app: VextrusApp) -> str | None:
     return None
 
 
-def _refused(app: VextrusApp, what: str) -> bool:
+def _refused(app: HostApp, what: str) -> bool:
     """Read-only: say so before asking anything (ActionScreen and execute() refuse too)."""
     ctx = app.ctx
     if not ctx.read_only:
@@ -80,7 +80,7 @@ def _refused(app: VextrusApp, what: str) -> bool:
     return True
 
 
-def _workload(app: VextrusApp, service: str, what: str) -> Workload | None:
+def _workload(app: HostApp, service: str, what: str) -> Workload | None:
     """The service's workload from the latest status, or a notice saying why there is none."""
     status = app.status
     if status is None:
@@ -99,7 +99,7 @@ def _workload(app: VextrusApp, service: str, what: str) -> Workload | None:
     return container.workload
 
 
-def _run(app: VextrusApp, build: Callable[[], Action], details: list[str]) -> None:
+def _run(app: HostApp, build: Callable[[], Action], details: list[str]) -> None:
     try:
         action = build()
     except ActionError as exc:
@@ -111,7 +111,7 @@ def _run(app: VextrusApp, build: Callable[[], Action], details: list[str]) -> No
 # --- the four actions -------------------------------------------------------------------
 
 
-def open_scale(app: VextrusApp, service: str) -> None:
+def open_scale(app: HostApp, service: str) -> None:
     if _refused(app, "scale") or (workload := _workload(app, service, "scale")) is None:
         return
     ctx = app.ctx
@@ -128,7 +128,7 @@ def open_scale(app: VextrusApp, service: str) -> None:
     app.push_screen(ScaleScreen(service, workload), chosen)
 
 
-def open_delete_pod(app: VextrusApp, service: str) -> None:
+def open_delete_pod(app: HostApp, service: str) -> None:
     if _refused(app, "delete pod") or (workload := _workload(app, service, "delete pod")) is None:
         return
     if not workload.pods:
@@ -150,12 +150,12 @@ def open_delete_pod(app: VextrusApp, service: str) -> None:
     app.push_screen(PodPickerScreen(service, workload), chosen)
 
 
-def open_previous_logs(app: VextrusApp, service: str) -> None:
+def open_previous_logs(app: HostApp, service: str) -> None:
     with_container(app, service, "previous logs",
                    lambda: app.open_screen("logs", services=[service], previous=True))
 
 
-def open_probe_inside(app: VextrusApp, service: str) -> None:
+def open_probe_inside(app: HostApp, service: str) -> None:
     ctx = app.ctx
     assert ctx.runtime is not None
     runtime = ctx.runtime
@@ -163,11 +163,11 @@ def open_probe_inside(app: VextrusApp, service: str) -> None:
                    lambda: _run(app, lambda: ProbeInside(ctx.stack, runtime, service), []))
 
 
-def open_container_choice(app: VextrusApp, service: str) -> None:
+def open_container_choice(app: HostApp, service: str) -> None:
     with_container(app, service, "container", lambda: None, always=True)
 
 
-def with_container(app: VextrusApp, service: str, what: str, then: Callable[[], None],
+def with_container(app: HostApp, service: str, what: str, then: Callable[[], None],
                    always: bool = False) -> None:
     """Pods of several containers (a mesh sidecar, a log shipper): ask which one first, the
     default (annotation, else first) on top; the runtime keeps the choice for the
@@ -193,7 +193,7 @@ def with_container(app: VextrusApp, service: str, what: str, then: Callable[[], 
     app.push_screen(ContainerPickerScreen(service, workload, current), chosen)
 
 
-LAUNCHERS: dict[str, Callable[[VextrusApp, str], None]] = {
+LAUNCHERS: dict[str, Callable[[HostApp, str], None]] = {
     "scale": open_scale,
     "delete_pod": open_delete_pod,
     "previous_logs": open_previous_logs,

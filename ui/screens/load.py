@@ -11,7 +11,7 @@ the readiness scorecard and journaled, as the CLI's `load` does.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -31,11 +31,12 @@ from console.loadgen import (
     run_loop,
 )
 from console.masking import safe_str
+from ui.host import host
 from ui.screens.confirm import ConfirmScreen
 from ui.widgets.status_style import StatusPalette
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 PERCENTILES = ("p50", "p90", "p95", "p99", "max")
 
@@ -136,8 +137,8 @@ class LoadScreen(Screen[None]):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="load-title")

@@ -31,6 +31,7 @@ from console.logbuffer import (
 )
 from console.model import Service
 from console.timeline_export import save_export
+from ui.host import host
 from ui.widgets.log_view import LogView
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class LogsScreen(Screen[None]):
         return self._view
 
     def _service_names(self) -> list[str]:
-        stack = self.app.ctx.stack  # type: ignore[attr-defined]
+        stack = host(self).ctx.stack
         if self._requested is None:
             return list(stack.names())
         return [n for n in self._requested if n in stack]
@@ -120,17 +121,17 @@ class LogsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.view.focus()
-        unknown = [n for n in self._requested or [] if n not in self.app.ctx.stack]  # type: ignore[attr-defined]
+        unknown = [n for n in self._requested or [] if n not in host(self).ctx.stack]
         for name in unknown:
             self.view.write_note(name, f"{name}: not a service of this stack")
         self.set_interval(TICK_SECONDS, self._tick, name="logs-tick")
-        runtime: Runtime | None = self.app.ctx.runtime  # type: ignore[attr-defined]
+        runtime: Runtime | None = host(self).ctx.runtime
         if runtime is None:
             self.view.write_note(
                 "console", "No runtime: the console runs with --runtime none, so no logs stream."
             )
         else:
-            stack = self.app.ctx.stack  # type: ignore[attr-defined]
+            stack = host(self).ctx.stack
             for name in self._service_names():
                 self.run_worker(
                     self._stream(runtime, stack.service(name)),
@@ -305,7 +306,7 @@ class LogsScreen(Screen[None]):
         """ctrl+s: write the lines shown (filter applied, secrets masked) to a file."""
         view = self.view
         entries = [e for e in (view.entry_at(i) for i in range(view.line_count)) if e]
-        stamp = self.app.ctx.clock().strftime("%Y%m%d-%H%M%S")  # type: ignore[attr-defined]
+        stamp = host(self).ctx.clock().strftime("%Y%m%d-%H%M%S")
         self.run_worker(
             lambda: save_log(entries, f"vextrus-logs-{stamp}.log", self.app),
             thread=True,

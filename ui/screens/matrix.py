@@ -7,7 +7,7 @@ screen, request a restart) and never touch the runtime from a handler.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,13 +19,14 @@ from actions.readiness.model import Scorecard
 from console.masking import safe_text
 from console.stats import UsageBoard
 from console.status.types import StackStatus
+from ui.host import host
 from ui.screens.detail import DetailScreen, run_service_op
 from ui.widgets.banner import DegradedBanner, LinkState
 from ui.widgets.readiness import ReadinessGauge
 from ui.widgets.service_table import ServiceTable
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 
 class MatrixScreen(Screen[None]):
@@ -65,8 +66,8 @@ class MatrixScreen(Screen[None]):
     link: reactive[LinkState] = reactive(LinkState)
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     @property
     def table(self) -> ServiceTable:

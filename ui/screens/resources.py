@@ -9,7 +9,7 @@ a runtime that measures nothing says why on the title line instead of empty colu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,12 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from console.stats import SAMPLE_SECONDS, UsageBoard, format_bytes, format_pair, format_percent
+from ui.host import host
 from ui.screens.detail import DetailScreen
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.usage_cells import cpu_tone, memory_tone, sparkline
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 SORTS = ("cpu", "memory", "name")
 WIDE = 120  # from this width on: wider sparklines and the network column
@@ -58,8 +59,8 @@ class ResourcesScreen(Screen[None]):
         self._wide: bool | None = None
 
     @property
-    def vextrus(self) -> VextrusApp:
-        return cast("VextrusApp", self.app)
+    def vextrus(self) -> HostApp:
+        return host(self)
 
     @property
     def table(self) -> ResourcesTable:

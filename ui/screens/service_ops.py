@@ -23,10 +23,10 @@ from console.shell import ShellPlan, ShellUnavailable, shell_plan
 from ui.screens.action import ActionScreen
 
 if TYPE_CHECKING:
-    from ui.app import VextrusApp
+    from ui.host import HostApp
 
 
-def open_lifecycle(app: VextrusApp, service: str, verb: str) -> None:
+def open_lifecycle(app: HostApp, service: str, verb: str) -> None:
     """stop / kill / start of one service, with the blast radius before confirming."""
     ctx = app.ctx
     if ctx.runtime is None:
@@ -41,7 +41,7 @@ def open_lifecycle(app: VextrusApp, service: str, verb: str) -> None:
     app.push_screen(ActionScreen(action, details=action.details()))
 
 
-def open_describe(app: VextrusApp, service: str) -> None:
+def open_describe(app: HostApp, service: str) -> None:
     from ui.screens.describe import DescribeScreen
 
     if app.ctx.runtime is None or not hasattr(app.ctx.runtime, "describe"):
@@ -51,7 +51,7 @@ def open_describe(app: VextrusApp, service: str) -> None:
     app.push_screen(DescribeScreen(service))
 
 
-def open_shell(app: VextrusApp, service: str) -> None:
+def open_shell(app: HostApp, service: str) -> None:
     """Refused read-only; otherwise find the command, then suspend and run it."""
     ctx = app.ctx
     if ctx.read_only:
@@ -63,7 +63,7 @@ def open_shell(app: VextrusApp, service: str) -> None:
 
 
 @work(group="shell", exclusive=True, exit_on_error=False)
-async def _prepare_shell(app: VextrusApp, service: str) -> None:
+async def _prepare_shell(app: HostApp, service: str) -> None:
     try:
         plan = await shell_plan(app.ctx.runtime, app.ctx.stack.service(service))
     except (ShellUnavailable, ActionError, KeyError) as exc:
@@ -75,7 +75,7 @@ async def _prepare_shell(app: VextrusApp, service: str) -> None:
     app.call_later(run_shell, app, service, plan)
 
 
-def run_shell(app: VextrusApp, service: str, plan: ShellPlan) -> int | None:
+def run_shell(app: HostApp, service: str, plan: ShellPlan) -> int | None:
     """Suspend, run the shell in this terminal, resume; the exit code is journaled."""
     _journal(app, service, f"shell opened: {plan.text}")
     try:
@@ -97,7 +97,7 @@ def run_shell(app: VextrusApp, service: str, plan: ShellPlan) -> int | None:
     return code
 
 
-def _journal(app: VextrusApp, service: str, text: str) -> None:
+def _journal(app: HostApp, service: str, text: str) -> None:
     if app.ctx.journal is not None:
         app.ctx.journal.record("action", service, text)
 
@@ -121,7 +121,7 @@ SERVICE_VERBS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def palette_entries(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]:
+def palette_entries(app: HostApp) -> list[tuple[str, str, Callable[[], Any]]]:
     """`<verb> <service>` for every service; the help names the key (after the keymap)."""
     keymap = app.ctx.keymap
     out: list[tuple[str, str, Callable[[], Any]]] = []
@@ -133,7 +133,7 @@ def palette_entries(app: VextrusApp) -> list[tuple[str, str, Callable[[], Any]]]
     return out
 
 
-def run_verb(app: VextrusApp, verb: str, service: str) -> None:
+def run_verb(app: HostApp, verb: str, service: str) -> None:
     """What a palette entry does: the same as the key on the service's row."""
     from ui.screens.detail import DetailScreen
 

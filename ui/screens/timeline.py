@@ -24,6 +24,7 @@ from console.timeline_export import (
     export_markdown,
     save_export,
 )
+from ui.host import host
 
 if TYPE_CHECKING:
     from console.status.types import StackStatus
@@ -76,7 +77,7 @@ class TimelineScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="timeline-load", exit_on_error=False)
     def reload(self) -> None:
         """Read the journal off the event loop; the table fills on the main thread."""
-        journal = self.app.ctx.journal  # type: ignore[attr-defined]
+        journal = host(self).ctx.journal
         if journal is None:
             self.app.call_from_thread(self._show, [], "No journal: nothing is being recorded.")
             return
@@ -118,7 +119,7 @@ class TimelineScreen(Screen[None]):
 
     def action_export(self) -> None:
         """x: write the timeline as Markdown (cwd, else the state dir) and show the path."""
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = host(self).ctx
         now = ctx.clock()
         text = export_markdown(self.entries, stack=ctx.stack.name, generated=now)
         filename = f"vextrus-timeline-{now.strftime('%Y%m%d-%H%M%S')}.md"

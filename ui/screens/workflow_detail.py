@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from console.masking import safe_text
 from console.temporal.types import HistoryLine, TemporalError, WorkflowDescription
 from console.temporal.vextrus_workflows import QUERIES, SIGNALS
+from ui.host import host
 from ui.screens.workflow_call import Call, WorkflowCallScreen
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.workflow_facts import WorkflowFacts, facts_text
@@ -79,7 +80,7 @@ class WorkflowDetailScreen(Screen[None]):
 
     @property
     def ctx(self) -> AppContext:
-        return self.app.ctx  # type: ignore[attr-defined]
+        return host(self).ctx
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(f"Workflow · {self.workflow_id}"), id="wfd-title")

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 from console.masking import safe_text
 from console.temporal.filter_text import format_filter, parse_filter
 from console.temporal.types import STATUSES, ListFilter, TemporalError, WorkflowPage
+from ui.host import host
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.workflow_table import WorkflowTable
 
@@ -95,7 +96,7 @@ class WorkflowsScreen(Screen[None]):
 
     @property
     def ctx(self) -> AppContext:
-        return self.app.ctx  # type: ignore[attr-defined]
+        return host(self).ctx
 
     def compose(self) -> ComposeResult:
         yield Static("Workflows", id="wf-title", markup=False)
