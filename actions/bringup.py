@@ -38,6 +38,7 @@ from console.journal import Journal
 from console.model import Stack, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
+from console.runtime.capabilities import ComposeCreator
 from console.status.engine import blast_radius
 from console.status.types import ServiceStatus, State
 
@@ -234,9 +235,9 @@ class BringUp:
         batch that fails is not the verdict: each service is then started on its own, so
         the failure is pinned on the service that caused it.
         """
-        create = getattr(self.runtime, "create_and_start", None)
-        if create is None or getattr(self.runtime, "compose", None) is None:
+        if not isinstance(self.runtime, ComposeCreator) or self.runtime.compose is None:
             return []
+        create = self.runtime.create_and_start
         latest = self.waiter.latest or await self.waiter.fresh()
         todo = [n for n in layer if n not in done_before
                 and not self._done(n)(latest.get(n))]

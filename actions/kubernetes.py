@@ -17,6 +17,7 @@ from actions.base import ActionError, CancelToken, Progress, Step
 from console.model import HealthCheck, Stack
 from console.probes.registry import run_check
 from console.runtime.base import Autoscaler, Runtime, RuntimeUnavailable, Workload
+from console.runtime.capabilities import ClusterVerbs
 from console.status.workload import judge_workload
 
 INSIDE_KINDS = ("http", "exec")
@@ -25,10 +26,12 @@ INSIDE_KINDS = ("http", "exec")
 MAX_REPLICAS = 100
 
 
-def _needs(runtime: Runtime, verb: str, what: str) -> None:
-    if not hasattr(runtime, verb):
+def _cluster(runtime: Runtime, what: str) -> ClusterVerbs:
+    """The runtime as one with cluster verbs, or ActionError saying it has none."""
+    if not isinstance(runtime, ClusterVerbs):
         raise ActionError(f"{what}: the {runtime.name} runtime cannot do this "
                           "(Kubernetes only)")
+    return runtime
 
 
 def _service(stack: Stack, name: str, what: str) -> None:
@@ -45,7 +48,7 @@ class Scale:
     def __init__(self, stack: Stack, runtime: Runtime, service: str, replicas: int,
                  timeout: float = 120.0, poll: float = 0.1) -> None:
         _service(stack, service, "scale")
-        _needs(runtime, "scale", "scale")
+        self.cluster = _cluster(runtime, "scale")
         if not 0 <= replicas <= MAX_REPLICAS:
             raise ActionError(f"scale: replicas must be 0 to {MAX_REPLICAS}, not {replicas}")
         self.stack, self.runtime, self.target, self.replicas = stack, runtime, service, replicas
@@ -60,7 +63,7 @@ class Scale:
     async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
         cancel.check()
         try:
-            await self.runtime.scale(self.stack.service(self.target), self.replicas)  # type: ignore[attr-defined]
+            await self.cluster.scale(self.stack.service(self.target), self.replicas)
         except (RuntimeError, RuntimeUnavailable) as exc:  # the API server's refusal, in words
             yield Progress("failed", self.target, str(exc))
             return
@@ -136,7 +139,7 @@ class DeletePod:
 
     def __init__(self, stack: Stack, runtime: Runtime, service: str, pod: str) -> None:
         _service(stack, service, "delete-pod")
-        _needs(runtime, "delete_pod", "delete-pod")
+        self.cluster = _cluster(runtime, "delete-pod")
         self.stack, self.runtime, self.target, self.pod = stack, runtime, service, pod
 
     def plan(self) -> list[Step]:
@@ -146,7 +149,7 @@ class DeletePod:
     async def run(self, cancel: CancelToken) -> AsyncIterator[Progress]:
         cancel.check()
         try:
-            await self.runtime.delete_pod(self.stack.service(self.target), self.pod)  # type: ignore[attr-defined]
+            await self.cluster.delete_pod(self.stack.service(self.target), self.pod)
         except (RuntimeError, RuntimeUnavailable) as exc:  # gone already, not its pod
             yield Progress("failed", self.target, str(exc))
             return

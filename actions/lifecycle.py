@@ -11,12 +11,12 @@ exists (on Kubernetes: scales back to the replicas it had).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from actions.base import ActionError, CancelToken, Progress, Step
 from console.model import Stack, dependents_map, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
+from console.runtime.capabilities import Killable
 
 VERBS = ("stop", "kill", "start")
 STOP_TIMEOUT_S = 10.0
@@ -55,7 +55,7 @@ class Lifecycle:
     def plan(self) -> list[Step]:
         title = {
             "stop": f"stop {self.target} (SIGTERM, SIGKILL after {self.stop_timeout:g}s)",
-            "kill": f"kill {self.target} (SIGKILL now)" if hasattr(self.runtime, "kill")
+            "kill": f"kill {self.target} (SIGKILL now)" if isinstance(self.runtime, Killable)
             else f"kill {self.target}: stop with no grace period (the {self.runtime.name} "
                  "runtime has no kill of its own)",
             "start": f"start {self.target}",
@@ -68,8 +68,10 @@ class Lifecycle:
         if self.verb == "stop":
             await self.runtime.stop(service, self.stop_timeout)
         elif self.verb == "kill":
-            kill: Any = getattr(self.runtime, "kill", None)
-            await (kill(service) if kill is not None else self.runtime.stop(service, 0))
+            if isinstance(self.runtime, Killable):
+                await self.runtime.kill(service)
+            else:
+                await self.runtime.stop(service, 0)
         else:
             if self.monitor is not None:
                 self.monitor.note_operator_start(self.target, "start")

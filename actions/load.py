@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from console.loadgen import LoadGenerator, LoadResult, LoadSnapshot, LoadSpec
 from console.results import save_result
+from console.runtime.capabilities import WriteGuarded
 
 if TYPE_CHECKING:
     from console.factory import AppContext
@@ -23,9 +24,8 @@ if TYPE_CHECKING:
 
 def production_context(ctx: AppContext) -> str | None:
     """The context's name when the runtime says it is production, else None."""
-    guard = getattr(ctx.runtime, "guard", None)
-    if guard is not None and getattr(guard, "production", False):
-        return str(guard.context)
+    if isinstance(ctx.runtime, WriteGuarded) and ctx.runtime.guard.production:
+        return str(ctx.runtime.guard.context)
     return None
 
 

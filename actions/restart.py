@@ -19,6 +19,7 @@ from actions.waiting import StatusWaiter, is_completed, is_up, running_but_faili
 from console.model import Stack, dependents_map, topological_layers, transitive
 from console.monitor import Monitor
 from console.runtime.base import Runtime
+from console.runtime.capabilities import RestartPolicies
 from console.status.types import ServiceStatus
 
 
@@ -134,7 +135,7 @@ class PauseRestarts:
     def __init__(self, stack: Stack, runtime: Runtime, service: str) -> None:
         if service not in stack:
             raise ActionError(f"pause-restarts: unknown service {service!r}")
-        if not hasattr(runtime, "set_restart_policy"):
+        if not isinstance(runtime, RestartPolicies):
             raise ActionError(f"pause-restarts: the {runtime.name} runtime has no restart policy")
         self.stack, self.runtime, self.target = stack, runtime, service
 

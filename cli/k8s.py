@@ -18,6 +18,7 @@ from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute
 from console.factory import AppContext
 from console.masking import echo
 from console.runtime.base import RuntimeUnavailable
+from console.runtime.capabilities import ContainerChoice, PreviousLogs
 
 AddCommon = Callable[[argparse.ArgumentParser, bool], None]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -68,12 +69,11 @@ def _choose_container(args: argparse.Namespace, ctx: AppContext) -> bool:
     name = getattr(args, "container", None)
     if not name:
         return True
-    choose = getattr(ctx.runtime, "choose_container", None)
-    if choose is None:
+    if not isinstance(ctx.runtime, ContainerChoice):
         _err(f"{args.command} --container: only the kubernetes runtime has pods with "
              "several containers")
         return False
-    choose(args.service, name)
+    ctx.runtime.choose_container(args.service, name)
     return True
 
 
@@ -181,14 +181,14 @@ async def _logs(args: argparse.Namespace, ctx: AppContext) -> int:
         _err(f"logs: unknown service {args.service!r}")
         return EXIT_USAGE
     service = ctx.stack.service(args.service)
-    kwargs: dict[str, object] = {"tail": args.tail, "follow": args.follow}
-    if args.previous:
-        if ctx.runtime.name != "kubernetes":
-            _err("logs --previous: only the kubernetes runtime keeps a crashed container's log")
-            return EXIT_USAGE
-        kwargs["previous"] = True
+    if args.previous and not isinstance(ctx.runtime, PreviousLogs):
+        _err("logs --previous: only the kubernetes runtime keeps a crashed container's log")
+        return EXIT_USAGE
+    lines = (ctx.runtime.previous_logs(service, tail=args.tail)
+             if isinstance(ctx.runtime, PreviousLogs) and args.previous
+             else ctx.runtime.logs(service, tail=args.tail, follow=args.follow))
     try:
-        async for line in ctx.runtime.logs(service, **kwargs):  # type: ignore[arg-type]
+        async for line in lines:
             if line.stream == "note":  # about the logs (a pod skipped), not from them
                 _err(f"logs {args.service}: {line.text}")
                 continue

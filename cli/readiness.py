@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from console.factory import AppContext, compose_path
 from console.masking import echo
+from console.runtime.capabilities import UsageSource
 
 if TYPE_CHECKING:  # imported when the command runs: httpx costs ~0.5 s at every start
     from actions.readiness import Scorecard
@@ -41,7 +42,7 @@ async def usage_board(ctx: AppContext, gap: float = 1.0) -> UsageBoard | None:
     """Two rounds of the runtime's usage (CPU is a rate), or None where it has none."""
     from console.stats import UsageTracker
 
-    usage = getattr(ctx.runtime, "usage", None)
+    usage = ctx.runtime.usage if isinstance(ctx.runtime, UsageSource) else None
     if usage is None:
         return None
     tracker = UsageTracker()

@@ -18,6 +18,7 @@ from console.journal import Journal, default_state_dir
 from console.model import Stack
 from console.monitor import Monitor, now_utc
 from console.runtime.base import Runtime
+from console.runtime.capabilities import WriteGuarded
 from console.stackfile import StackFileError
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def build_context(
         journal = Journal(state_dir / "journal.sqlite3", stack=stack.name)
     monitor = Monitor(stack, runtime, journal, clock=clock)
     theme = opts.theme or config.get("theme") or "vextrus-dark"
-    guard = getattr(runtime, "guard", None)  # the kubernetes runtime's production guard
+    guard = runtime.guard if isinstance(runtime, WriteGuarded) else None
     forced = bool(guard is not None and guard.read_only)
     return AppContext(
         stack=stack,

@@ -1,4 +1,4 @@
-"""Shared fixtures for tests that talk to real components (see DESIGN.md).
+"""Shared fixtures for tests that talk to real components (README: "The two commands").
 
 A missing component is a skip on a developer box and a failure in CI (`CI=true`), so a
 broken CI machine cannot pass by skipping everything.

@@ -1,6 +1,6 @@
 """Modal questions before a write: a yes/no confirmation and the bring-up's failure choice.
 
-Destructive actions ask first (DESIGN.md). The confirmation shows what will happen (the
+Destructive actions ask first. The confirmation shows what will happen (the
 plan, the blast radius) so the operator answers with the facts on screen. `typed` asks for a
 word typed out (a production context, a workflow id) instead of a single key.
 """

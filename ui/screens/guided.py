@@ -18,6 +18,7 @@ from actions.restart import PauseRestarts, Restart
 from actions.secrets.apply import SecretsApply
 from actions.secrets.generate import SecretsGenerate
 from actions.secrets.scan import COMPOSE_NAMES, SecretsScan, discover
+from console.runtime.capabilities import RestartPolicies
 from ui.screens.action import ActionScreen
 from ui.screens.confirm import DiagnosisScreen
 
@@ -85,7 +86,7 @@ def open_pause_restarts(app: HostApp, service: str) -> None:
         return
     ctx = app.ctx
     assert ctx.runtime is not None
-    if not hasattr(ctx.runtime, "set_restart_policy"):
+    if not isinstance(ctx.runtime, RestartPolicies):
         app.notify(f"pause restarts: the {ctx.runtime.name} runtime has no restart policy",
                    severity="warning")
         return

@@ -27,6 +27,7 @@ from actions.base import Action, ActionError
 from actions.kubernetes import MAX_REPLICAS, DeletePod, ProbeInside, Scale, autoscaler_note
 from console.masking import safe_str, safe_text, sanitize
 from console.runtime.base import PodSummary, Workload
+from console.runtime.capabilities import ClusterVerbs, ContainerChoice
 from ui.screens.action import ActionScreen
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ NAMES = {"scale": "scale", "delete_pod": "delete pod", "previous_logs": "previou
 
 def on_cluster(app: HostApp) -> bool:
     runtime = app.ctx.runtime
-    return runtime is not None and runtime.name == "kubernetes"
+    return isinstance(runtime, ClusterVerbs)
 
 
 def open_cluster_action(app: HostApp, verb: str, service: str | None) -> None:
@@ -176,16 +177,16 @@ def with_container(app: HostApp, service: str, what: str, then: Callable[[], Non
     if workload is None:
         return
     runtime = app.ctx.runtime
-    choose = getattr(runtime, "choose_container", None)
-    if choose is None or (len(workload.containers) < 2 and not always):
+    if not isinstance(runtime, ContainerChoice) or (len(workload.containers) < 2
+                                                    and not always):
         then()
         return
-    current = getattr(runtime, "chosen_containers", {}).get(service, "")
+    current = runtime.chosen_containers.get(service, "")
 
     def chosen(container: str | None) -> None:
         if container is None:
             return
-        choose(service, container)
+        runtime.choose_container(service, container)
         if always:
             app.notify(f"{service}: logs, exec and probes use container {container}")
         then()

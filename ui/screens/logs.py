@@ -30,6 +30,7 @@ from console.logbuffer import (
     to_text,
 )
 from console.model import Service
+from console.runtime.capabilities import PreviousLogs
 from console.timeline_export import save_export
 from ui.host import host
 from ui.widgets.log_view import LogView
@@ -149,11 +150,12 @@ class LogsScreen(Screen[None]):
         """
         pending = self._pending
         count = 0
-        how: dict[str, bool] = {"follow": True}
-        if self._previous:  # a finished run: nothing to follow
-            how = {"follow": False, "previous": True}
+        if self._previous and isinstance(runtime, PreviousLogs):  # a finished run
+            lines = runtime.previous_logs(service, tail=TAIL)
+        else:
+            lines = runtime.logs(service, tail=TAIL, follow=True)
         try:
-            async for line in runtime.logs(service, tail=TAIL, **how):
+            async for line in lines:
                 if len(pending) == pending.maxlen:
                     self._overflow += 1
                 pending.append(line)

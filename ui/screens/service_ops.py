@@ -19,6 +19,7 @@ from textual.app import SuspendNotSupported
 
 from actions.base import ActionError
 from actions.lifecycle import Lifecycle
+from console.runtime.capabilities import Describable
 from console.shell import ShellPlan, ShellUnavailable, shell_plan
 from ui.screens.action import ActionScreen
 
@@ -44,7 +45,7 @@ def open_lifecycle(app: HostApp, service: str, verb: str) -> None:
 def open_describe(app: HostApp, service: str) -> None:
     from ui.screens.describe import DescribeScreen
 
-    if app.ctx.runtime is None or not hasattr(app.ctx.runtime, "describe"):
+    if not isinstance(app.ctx.runtime, Describable):
         name = app.ctx.runtime.name if app.ctx.runtime is not None else "none"
         app.notify(f"describe: the {name} runtime cannot describe a service", severity="warning")
         return

@@ -422,6 +422,11 @@ class KubernetesRuntime:
                                       self.chosen_containers.get(service.name)):
             yield line
 
+    def previous_logs(self, service: Service, tail: int = 100) -> AsyncIterator[LogLine]:
+        """The crashed container's last run (`kubectl logs --previous`): finished, so no
+        follow (capabilities.PreviousLogs)."""
+        return self.logs(service, tail=tail, follow=False, previous=True)
+
     async def usage(self, services: Sequence[Service]) -> UsageReport:
         """CPU and memory from the metrics API (console.runtime.kubernetes.metrics)."""
         from console.runtime.kubernetes.metrics import sample_metrics
