@@ -28,6 +28,13 @@ class ReadOnlyRefused(ActionError):
     pass
 
 
+def read_only_refusal(what: str, reason: str = "") -> str:
+    """The one wording of a write refused read-only, everywhere (CLI, toasts, journal):
+    `what: refused in read-only mode`, or the reason when one forced it (a production
+    context: `what: refused: context prod-eu is production...`)."""
+    return f"{what}: refused: {reason}" if reason else f"{what}: refused in read-only mode"
+
+
 class Cancelled(ActionError):
     pass
 
@@ -137,7 +144,7 @@ async def execute(
 ) -> AsyncIterator[Progress]:
     """Run an action with the shared rules: read-only refusal, journaling, cancellation."""
     if read_only and action.writes:
-        raise ReadOnlyRefused(f"{action.name}: refused in read-only mode")
+        raise ReadOnlyRefused(read_only_refusal(action.name))
     _journal(journal, action, "started", "")
     tally = Tally()
     last = ""

@@ -22,7 +22,7 @@ from actions.audit.engine import (
     plan_fixes,
 )
 from actions.audit.rules import AuditError, AuditFinding, audit_file
-from actions.base import ActionError, CancelToken, execute
+from actions.base import ActionError, CancelToken, execute, read_only_refusal
 from console.factory import AppContext
 from console.masking import echo
 
@@ -109,7 +109,8 @@ def _fix(args: argparse.Namespace, ctx: AppContext, paths: list[Path]) -> int:
                 echo(f"left: {finding.where()}: {finding.message}: {why}")
         return 0
     if ctx.read_only:
-        echo("vextrus-console: audit --fix: refused in read-only mode", file=sys.stderr)
+        echo(f"vextrus-console: {read_only_refusal('audit --fix', ctx.read_only_reason)}",
+             file=sys.stderr)
         return 2
     if not args.yes and not _confirm(paths):
         echo("nothing written", file=sys.stderr)

@@ -14,7 +14,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute
+from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute, read_only_refusal
 from console.factory import AppContext
 from console.masking import echo
 from console.runtime.base import RuntimeUnavailable
@@ -85,9 +85,7 @@ def _writes(parser: argparse.ArgumentParser) -> None:
 
 def refusal(ctx: AppContext, name: str) -> str:
     """The read-only refusal in words: why (a production context) when it was forced."""
-    if ctx.read_only_reason:
-        return f"{name}: refused: {ctx.read_only_reason}"
-    return f"{name}: refused in read-only mode"
+    return read_only_refusal(name, ctx.read_only_reason)
 
 
 def confirm_write(ctx: AppContext, args: argparse.Namespace, question: str,

@@ -13,7 +13,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from actions.base import ActionError, CancelToken, Progress, ReadOnlyRefused, execute
+from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute
 from actions.bringup import BringUp, Decision, Diagnosis
 from actions.restart import PauseRestarts, Restart
 from console.factory import AppContext
@@ -139,7 +139,3 @@ async def _execute(action: BringUp | Restart | PauseRestarts, ctx: AppContext) -
         assert ctx.runtime is not None
         await ctx.runtime.close()
     return 1 if failed else 0
-
-
-def print_progress(event: Progress) -> None:
-    echo(event.line(), flush=True)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute
+from actions.base import ActionError, CancelToken, ReadOnlyRefused, execute, read_only_refusal
 from console.factory import AppContext
 from console.masking import echo, safe_json, safe_str
 from console.temporal.args import ArgsError, check_name, parse_args
@@ -249,8 +249,8 @@ async def _write(args: argparse.Namespace, ctx: AppContext, backend: WorkflowsBa
     if args.dry_run:
         return EXIT_OK
     if ctx.read_only:
-        echo(f"vextrus-console: {write.name}: refused in read-only mode", file=sys.stderr,
-             mask=False)
+        echo(f"vextrus-console: {read_only_refusal(write.name, ctx.read_only_reason)}",
+             file=sys.stderr, mask=False)
         return EXIT_USAGE
     if not args.yes and not _confirm(verb, args.workflow_id):
         return EXIT_USAGE

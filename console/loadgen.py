@@ -885,9 +885,3 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
-
-
-async def run_load(spec: LoadSpec, on_tick: Callable[[LoadSnapshot], None] | None = None,
-                   cancel: asyncio.Event | None = None, tick: float = 1.0) -> LoadResult:
-    """One run from start to result."""
-    return await LoadGenerator(spec, on_tick, tick).run(cancel)

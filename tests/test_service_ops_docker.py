@@ -189,7 +189,7 @@ async def test_read_only_refuses_stop_and_shell(ops_lab: tuple[DockerLab, Path],
         await pilot.pause()
         assert app.ctx.journal is not None
         texts = [e.text for e in app.ctx.journal.timeline(kinds=["action"])]
-        assert any(t.startswith("shell refused") for t in texts)
+        assert "shell web: refused in read-only mode" in texts
         lab.container("web").reload()
         assert lab.container("web").status == "running"
 

@@ -24,7 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actions.base import ActionError, Cancelled, CancelToken, Progress, ReadOnlyRefused, Step
+from actions.base import (
+    ActionError,
+    Cancelled,
+    CancelToken,
+    Progress,
+    ReadOnlyRefused,
+    Step,
+    read_only_refusal,
+)
 from actions.drill.report import DrillReport
 from actions.drill.undo import Op, UndoBook, UndoRecord
 from console.model import Service, Stack, dependents_map, transitive
@@ -210,7 +218,7 @@ class Drill:
                       read_only: bool = False) -> DrillReport:
         """The whole drill. Never leaves the fault in: restore runs in `finally`."""
         if read_only:
-            raise ReadOnlyRefused(f"{self.name}: refused in read-only mode")
+            raise ReadOnlyRefused(read_only_refusal(self.name))
         self._on_event = on_event or (lambda e: None)
         report = self.report
         report.plan = [s.title for s in self.plan()]

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from console.model import Service
+
+# The restart-loop window, in one place: the status engine counts restarts within it
+# (RESTART_LOOP_COUNT of them make a loop) and every runtime remembers restarts that far back.
+RESTART_LOOP_WINDOW = timedelta(minutes=5)
 
 
 class RuntimeUnavailable(Exception):

@@ -47,12 +47,11 @@ from datetime import datetime, timedelta
 
 from console.model import Dependency, Service, Stack, dependents_map, transitive
 from console.probes.base import ProbeResult
-from console.runtime.base import ContainerState
+from console.runtime.base import RESTART_LOOP_WINDOW, ContainerState
 from console.status.types import ServiceStatus, StackStatus, State
 from console.status.workload import judge_workload, workload_notes
 
 RESTART_LOOP_COUNT = 3
-RESTART_LOOP_WINDOW = timedelta(minutes=5)
 LOOP_SETTLE = timedelta(seconds=30)  # up and passing this long ends a restart loop
 OPERATOR_MATCH = timedelta(seconds=30)  # a journaled restart explains a start this soon after
 FAIL_AFTER = 2  # consecutive failed probe rounds before an operational service fails

@@ -18,13 +18,6 @@ from console.temporal.types import (
 _UNREACHABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"}
 
 
-def is_unimplemented(exc: BaseException) -> bool:
-    """True when the server says it does not implement the method (test server, old server)."""
-    from temporalio.service import RPCError, RPCStatusCode
-
-    return isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNIMPLEMENTED
-
-
 def is_timeout(exc: BaseException) -> bool:
     """A call that ran out of time; the test server says "Timeout expired" as UNKNOWN."""
     from temporalio.service import RPCError, RPCStatusCode

@@ -23,7 +23,7 @@ from textual.validation import Integer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from actions.base import Action, ActionError
+from actions.base import Action, ActionError, read_only_refusal
 from actions.kubernetes import MAX_REPLICAS, DeletePod, ProbeInside, Scale, autoscaler_note
 from console.masking import safe_str, safe_text, sanitize
 from console.runtime.base import PodSummary, Workload
@@ -75,9 +75,8 @@ def _refused(app: HostApp, what: str) -> bool:
     ctx = app.ctx
     if not ctx.read_only:
         return False
-    why = f"refused: {ctx.read_only_reason}" if ctx.read_only_reason else \
-        "refused in read-only mode"
-    app.notify(f"{what}: {why}; nothing was done", severity="warning")
+    app.notify(f"{read_only_refusal(what, ctx.read_only_reason)}; nothing was done",
+               severity="warning")
     return True
 
 

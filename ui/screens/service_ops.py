@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import SuspendNotSupported
 
-from actions.base import ActionError
+from actions.base import ActionError, read_only_refusal
 from actions.lifecycle import Lifecycle
 from console.runtime.capabilities import Describable
 from console.shell import ShellPlan, ShellUnavailable, shell_plan
@@ -56,9 +56,9 @@ def open_shell(app: HostApp, service: str) -> None:
     """Refused read-only; otherwise find the command, then suspend and run it."""
     ctx = app.ctx
     if ctx.read_only:
-        why = ctx.read_only_reason or "read-only mode"
-        app.notify(f"shell {service}: refused ({why})", severity="warning")
-        _journal(app, service, f"shell refused: {why}")
+        refusal = read_only_refusal(f"shell {service}", ctx.read_only_reason)
+        app.notify(refusal, severity="warning")
+        _journal(app, service, refusal)
         return
     _prepare_shell(app, service)
 

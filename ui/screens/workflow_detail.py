@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from actions.base import read_only_refusal
 from console.masking import safe_text
 from console.temporal.types import HistoryLine, TemporalError, WorkflowDescription
 from console.temporal.vextrus_workflows import QUERIES, SIGNALS
@@ -181,7 +182,8 @@ class WorkflowDetailScreen(Screen[None]):
 
     def _refused(self, op: str) -> bool:
         if self.ctx.read_only:
-            self.notify(f"workflow {op}: refused in read-only mode", severity="warning")
+            self.notify(read_only_refusal(f"workflow {op}", self.ctx.read_only_reason),
+                        severity="warning")
             return True
         return False
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from console.model import ComposeSource, Service
 from console.probes.limits import EXEC_SLOTS
 from console.runtime.base import (
+    RESTART_LOOP_WINDOW,
     ContainerState,
     ExecResult,
     LogLine,
@@ -37,6 +38,7 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
+from console.runtime.bridge import post_to_loop
 from console.runtime.docker.exec import ExecHandle, Reaper, kill_leftovers, run_exec
 from console.runtime.docker.wire import EngineReader, EngineRefused
 from console.runtime.usage import UsageReport
@@ -55,7 +57,7 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 EVENT_ACTIONS = (
     "start", "die", "restart", "stop", "kill", "oom", "health_status", "create", "destroy",
 )
-RESTART_WINDOW_S = 300.0  # how far back `recent_restarts` looks (the restart-loop window)
+RESTART_WINDOW_S = RESTART_LOOP_WINDOW.total_seconds()  # how far back `recent_restarts` looks
 INSPECT_WORKERS = 8  # concurrent inspects: the daemon, not the client, is the bottleneck
 POOL_SIZE = 32
 REQUEST_TIMEOUT_S = 15  # a hung daemon must not hang a refresh for docker-py's default 60 s
@@ -927,9 +929,7 @@ class _ThreadFeed:
             return
         while self.queue.qsize() > QUEUE_SOFT_LIMIT and not self.stopping.wait(0.01):
             pass
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
+        if not post_to_loop(self.loop, self.queue.put_nowait, item):
             self.stopping.set()
 
     def put_many(self, items: Iterable[Any]) -> None:

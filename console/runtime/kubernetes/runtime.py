@@ -17,7 +17,6 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,6 +29,7 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
+from console.runtime.bridge import post_to_loop
 from console.runtime.kubernetes.config import ClusterTarget, WriteGuard
 from console.runtime.kubernetes.errors import KubernetesActionError, KubernetesWriteRefused
 from console.runtime.kubernetes.http import ApiError, KubeHttp
@@ -539,8 +539,7 @@ class _Subscriber:
         self._pending_change = False
 
     def post(self, item: Any) -> None:
-        with suppress(RuntimeError):  # the loop is closed: nobody listens any more
-            self.loop.call_soon_threadsafe(self._put, item)
+        post_to_loop(self.loop, self._put, item)
 
     def _put(self, item: Any) -> None:
         if item == "changed":

@@ -22,6 +22,7 @@ from contextlib import suppress
 from typing import Any
 
 from console.runtime.base import ExecResult, LogLine, RuntimeUnavailable
+from console.runtime.bridge import post_to_loop
 from console.runtime.kubernetes.errors import KubernetesActionError
 from console.runtime.kubernetes.http import ApiError, KubeHttp
 from console.runtime.kubernetes.mapping import (
@@ -248,8 +249,7 @@ class _PodReader:
             _close(self._response)
 
     def _post(self, kind: str, payload: Any) -> None:
-        with suppress(RuntimeError):  # the loop is gone: nobody reads any more
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, payload))
+        post_to_loop(self.loop, self.queue.put_nowait, (kind, payload))
 
     def _main(self) -> None:
         tail_sent = False

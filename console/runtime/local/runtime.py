@@ -53,6 +53,7 @@ from typing import IO, Any
 
 from console.model import Service
 from console.runtime.base import (
+    RESTART_LOOP_WINDOW,
     ContainerState,
     ExecResult,
     LogLine,
@@ -60,10 +61,10 @@ from console.runtime.base import (
     RuntimeUnavailable,
     StreamStatus,
 )
-from console.runtime.usage import UsageReport
+from console.runtime.bridge import post_to_loop
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
-RESTART_WINDOW_S = 300.0  # how far back `recent_restarts` looks (the restart-loop window)
+RESTART_WINDOW_S = RESTART_LOOP_WINDOW.total_seconds()  # how far back `recent_restarts` looks
 BACKOFF_START_S = 0.25
 BACKOFF_MAX_S = 8.0
 BACKOFF_RESET_S = 10.0  # a run that lasted this long was healthy: the next backoff starts over
@@ -181,8 +182,7 @@ class _Subscriber:
     names: frozenset[str] = frozenset()
 
     def put(self, item: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens any more
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        post_to_loop(self.loop, self.queue.put_nowait, item)
 
 
 class LocalRuntime:
@@ -353,46 +353,6 @@ class LocalRuntime:
         self._wake()
         await asyncio.wrap_future(fut)
         await asyncio.to_thread(self._thread.join, timeout + 5)
-
-    def close_sync(self, timeout: float = 5.0) -> None:
-        """The same from plain code (an atexit hook, a signal handler's aftermath)."""
-        if self._closed:
-            return
-        fut: Future[None] = Future()
-        self._commands.put(lambda: self._do_close(timeout, fut))
-        self._wake()
-        with contextlib.suppress(Exception):
-            fut.result(timeout + 5)
-        self._thread.join(timeout + 5)
-
-    # --- resources, describe, kill, shell (issue 17) -------------------------------------------
-
-    async def usage(self, services: Sequence[Service]) -> UsageReport:
-        """Resource figures of the running process groups, from /proc."""
-        from console.runtime.proc_stats import sample_groups
-
-        names = {s.name for s in services}
-        groups = {n: g for n, g in self.process_groups().items() if n in names}
-        return await asyncio.to_thread(sample_groups, groups)
-
-    async def kill(self, service: Service) -> None:
-        """SIGKILL the group now (no grace period); the restart policy does not apply."""
-        await self.stop(service, 0)
-
-    async def describe(self, service: Service) -> list[tuple[str, str]]:
-        """The process as this runtime runs it: argv, directory, environment, state."""
-        from console.runtime.proc_stats import describe_group
-
-        options = self._options(service.name)
-        with self._lock:
-            proc = self._procs.get(service.name)
-            facts = {"service": service.name, "argv": list(service.runtime.local),
-                     "cwd": options.cwd or os.getcwd(), "loopback": options.loopback,
-                     "restart_policy": proc.policy if proc else options.restart,
-                     "state": proc.state if proc else "missing",
-                     "pgid": proc.pgid if proc else None,
-                     "environment": dict(options.env)}
-        return [(f"local:{service.name}", describe_group(facts))]
 
     def shell_directory(self, service: Service) -> tuple[str, dict[str, str]]:
         """Where a shell "into" a local service opens, and with which environment."""
