@@ -62,6 +62,7 @@ from console.runtime.base import (
     StreamStatus,
 )
 from console.runtime.bridge import post_to_loop
+from console.runtime.usage import UsageReport
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 RESTART_WINDOW_S = RESTART_LOOP_WINDOW.total_seconds()  # how far back `recent_restarts` looks
@@ -353,6 +354,33 @@ class LocalRuntime:
         self._wake()
         await asyncio.wrap_future(fut)
         await asyncio.to_thread(self._thread.join, timeout + 5)
+
+    async def usage(self, services: Sequence[Service]) -> UsageReport:
+        """Resource figures of the running process groups, from /proc."""
+        from console.runtime.proc_stats import sample_groups
+
+        names = {s.name for s in services}
+        groups = {n: g for n, g in self.process_groups().items() if n in names}
+        return await asyncio.to_thread(sample_groups, groups)
+
+    async def kill(self, service: Service) -> None:
+        """SIGKILL the group now (no grace period); the restart policy does not apply."""
+        await self.stop(service, 0)
+
+    async def describe(self, service: Service) -> list[tuple[str, str]]:
+        """The process as this runtime runs it: argv, directory, environment, state."""
+        from console.runtime.proc_stats import describe_group
+
+        options = self._options(service.name)
+        with self._lock:
+            proc = self._procs.get(service.name)
+            facts = {"service": service.name, "argv": list(service.runtime.local),
+                     "cwd": options.cwd or os.getcwd(), "loopback": options.loopback,
+                     "restart_policy": proc.policy if proc else options.restart,
+                     "state": proc.state if proc else "missing",
+                     "pgid": proc.pgid if proc else None,
+                     "environment": dict(options.env)}
+        return [(f"local:{service.name}", describe_group(facts))]
 
     def shell_directory(self, service: Service) -> tuple[str, dict[str, str]]:
         """Where a shell "into" a local service opens, and with which environment."""
