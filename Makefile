@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test lint env demo demo-script console status bench clean
+.PHONY: venv test test-fast lint env demo demo-script console status bench clean
 
 $(BIN)/vextrus-console: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: venv
 ## make test: install what is missing, start Docker/PostgreSQL/Redis, lint, run every test.
 test: venv env lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## make test-fast: the inner loop: unit and ui layers, no real servers, no snapshots.
+test-fast: venv
+	$(BIN)/pytest -q -p no:cacheprovider -m "(unit or ui) and not slow"
 
 ## make demo: the whole Vextrus stack as local stand-ins (no Docker needed), then the console.
 demo: venv

@@ -46,6 +46,46 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         require(*_docker_status())
 
 
+# --- the layers ---------------------------------------------------------------------------
+# Every test gets exactly one layer marker, from what it uses, so `-m` picks a layer:
+#   integration  a real server: the Docker daemon, PostgreSQL/Redis, Temporal
+#   snapshots    an SVG compared with snap_compare
+#   ui           drives the App with Pilot (run_test)
+#   unit         the domain and the CLI headless, with loopback stand-ins at most
+# `make test-fast` runs unit and ui (the inner loop); `make test` runs everything.
+DOCKER_FIXTURES = {"docker_lab", "scratch_daemon"}
+SERVICE_FIXTURES = {"postgres_role", "redis_server", "temporal_lab", "temporal_proc"}
+
+
+def layer_of(item: pytest.Item) -> str:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("docker") or fixtures & DOCKER_FIXTURES:
+        return "integration"
+    if fixtures & SERVICE_FIXTURES:
+        return "integration"
+    if "snap_compare" in fixtures:
+        return "snapshots"
+    source = getattr(getattr(item, "module", None), "__file__", None)
+    if source and "run_test(" in _source(source):
+        return "ui"
+    return "unit"
+
+
+@functools.cache
+def _source(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & DOCKER_FIXTURES and not item.get_closest_marker("docker"):
+            item.add_marker("docker")
+        if fixtures & SERVICE_FIXTURES:
+            item.add_marker("services")
+        item.add_marker(layer_of(item))
+
+
 @pytest.fixture(scope="session")
 def docker_lab() -> Iterator[DockerLab]:
     """One compose project per test session; all of its containers go at the end."""

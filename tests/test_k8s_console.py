@@ -18,6 +18,8 @@ from cli.main import main
 from console.factory import Options, build_context
 from console.stackfile import StackFileError, parse_stack
 from tests.k8s_fake_api import FakeKubeAPI, deployment, event, hpa, pod
+from tests.pilot_wait import idle
+from tests.pilot_wait import settle as wait_until
 from ui.app import VextrusApp
 from ui.factory import build_app
 from ui.screens.action import ActionScreen
@@ -140,13 +142,12 @@ def screen_text(app: VextrusApp) -> str:
 
 
 async def settle(pilot) -> ServiceTable:  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        await pilot.pause(0.02)
-        app = pilot.app
-        tables = app.screen.query(ServiceTable)
-        if app.status is not None and tables and tables.first().row_count:
-            return tables.first()
-    raise AssertionError("the first refresh never reached the table")
+    def filled() -> bool:
+        tables = pilot.app.screen.query(ServiceTable)
+        return pilot.app.status is not None and bool(tables) and tables.first().row_count > 0
+
+    await wait_until(pilot, filled, "the first refresh to reach the table")
+    return pilot.app.screen.query(ServiceTable).first()
 
 
 # --- the console --------------------------------------------------------------------------
@@ -206,10 +207,7 @@ async def test_allowed_writes_ask_for_the_context_typed_out(
         assert app.screen is confirm and fake.requests_for("PATCH") == []
         confirm.query_one("Input").value = ""  # type: ignore[attr-defined]
         await pilot.press(*"prod-eu", "enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if fake.requests_for("PATCH"):
-                break
+        await wait_until(pilot, lambda: fake.requests_for("PATCH"), "the PATCH")
         patch = fake.requests_for("PATCH")[0]
         assert patch.path.endswith("/deployments/auth")
         assert "kubectl.kubernetes.io/restartedAt" in str(patch.body)
@@ -222,10 +220,7 @@ def test_matrix_snapshot(snap_compare, files: dict[str, Path], size, monkeypatch
 
     async def settled(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        for _ in range(50):  # and no refresh still running
-            await pilot.pause(0.02)
-            if not [w for w in pilot.app.workers if w.group == "refresh" and w.is_running]:
-                return
+        await wait_until(pilot, lambda: idle(pilot.app, "refresh"), "no refresh running")
 
     assert snap_compare(k8s_app(files), terminal_size=size, run_before=settled)
 
