@@ -76,8 +76,18 @@ def _source(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
+@functools.cache
+def _slow_ids() -> frozenset[str]:
+    """Tests timed at a second or more (tests/slow.txt, from scripts/slow_tests.py)."""
+    path = Path(__file__).parent / "slow.txt"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if item.nodeid in _slow_ids():
+            item.add_marker("slow")
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & DOCKER_FIXTURES and not item.get_closest_marker("docker"):
             item.add_marker("docker")
