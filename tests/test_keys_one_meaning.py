@@ -121,3 +121,40 @@ def test_j_and_k_move_in_every_list() -> None:
     lists = {"ServiceTable", "WorkflowTable", "LogView", "TimelineScreen", "ChecklistScreen",
              "ResourcesTable", "DescribeScreen", "DependencyGraph"}
     assert lists <= table["j"]["down"] and lists <= table["k"]["up"]
+
+
+def test_service_verbs_come_from_one_table() -> None:
+    """The matrix, the details screen and the palette name the same key for a verb."""
+    from ui.screens.detail import DetailScreen
+    from ui.screens.matrix import MatrixScreen
+    from ui.verbs import VERBS, palette_verbs
+
+    for screen, prefix in ((MatrixScreen, "matrix"), (DetailScreen, "detail")):
+        for binding in screen.BINDINGS:
+            assert isinstance(binding, Binding)
+            verb = VERBS.get((binding.id or "").removeprefix(f"{prefix}."))
+            if verb is not None:
+                assert (binding.key, binding.action) == (verb.keys, verb.action), binding.id
+    assert {v.id for v in palette_verbs()} <= {
+        (b.id or "").removeprefix("matrix.") for b in MatrixScreen.BINDINGS
+        if isinstance(b, Binding)}
+
+
+async def test_every_palette_verb_does_what_its_key_does() -> None:
+    """`details kafka` from the palette opens kafka's details, as enter on its row."""
+    from tests.pilot_wait import settle
+    from tests.ui_data import make_context
+    from ui.factory import build_app
+    from ui.screens.detail import DetailScreen
+    from ui.screens.service_ops import palette_entries
+
+    app = build_app(make_context())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.status is not None, "the first refresh")
+        entries = {title: run for title, _, run in palette_entries(app)}
+        assert "restart kafka" in entries and "shell kafka" in entries
+        entries["details kafka"]()
+        await settle(pilot, lambda: isinstance(app.screen, DetailScreen), "kafka's details")
+        assert app.screen.service == "kafka"
+        entries["logs kafka"]()
+        await settle(pilot, lambda: type(app.screen).__name__ == "LogsScreen", "kafka's logs")

@@ -57,6 +57,7 @@ SCREENS: dict[str, str] = {
     "drill": "ui.screens.drill:DrillScreen",
     "resources": "ui.screens.resources:ResourcesScreen",
     "checklist": "ui.screens.checklist:ChecklistScreen",
+    "detail": "ui.screens.detail:DetailScreen",
 }
 # The readiness checklist asks HTTP APIs, Kafka and PostgreSQL: once a minute is plenty for
 # the score in the header (the checklist screen asks again on demand).

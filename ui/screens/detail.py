@@ -23,6 +23,7 @@ from console.runtime.usage import UsageSource
 from console.stats import UsageBoard
 from console.status.types import ServiceStatus, StackStatus
 from ui.host import host
+from ui.verbs import bindings
 from ui.widgets.service_facts import (
     LOG_TAIL,
     container_table,
@@ -47,24 +48,12 @@ class DetailScreen(Screen[None]):
     """Everything the console knows about one service."""
 
     CSS_PATH = "detail.tcss"
-    BINDINGS = [
+    BINDINGS = [  # the per-service verbs from ui.verbs; the footer has room for Scale
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
-        Binding("l", "logs", "Logs", id="detail.logs"),
-        Binding("r", "restart", "Restart", id="detail.restart"),
-        Binding("p", "pause_restarts", "Pause restarts", id="detail.pause_restarts"),
-        Binding("d,y", "service_op('describe')", "Describe", id="detail.describe", show=False),
-        Binding("E", "service_op('shell')", "Shell", id="detail.shell", show=False),
-        Binding("D", "service_op('stop')", "Stop", id="detail.stop", show=False),
-        Binding("ctrl+k", "service_op('kill')", "Kill", id="detail.kill", show=False),
-        Binding("U", "service_op('start')", "Start", id="detail.start", show=False),
-        # Kubernetes only (check_action hides them elsewhere); the footer has room for one.
-        Binding("x", "cluster('scale')", "Scale", id="detail.scale"),
-        Binding("ctrl+d", "cluster('delete_pod')", "Delete pod", id="detail.delete_pod",
-                show=False),
-        Binding("o", "cluster('previous_logs')", "Previous logs", id="detail.previous_logs",
-                show=False),
-        Binding("i", "cluster('probe_inside')", "Probe inside", id="detail.probe_inside",
-                show=False),
+        *bindings("detail", ["logs", "restart", "pause_restarts", "describe", "shell", "stop",
+                             "kill", "start", "scale", "delete_pod", "previous_logs",
+                             "probe_inside"], shown=["logs", "restart", "pause_restarts",
+                                                     "scale"]),
     ]
 
     def __init__(self, service: str) -> None:

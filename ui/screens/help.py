@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ui.verbs import VERBS
 from ui.widgets.status_style import StatusPalette, glyph_legend
 
 
@@ -51,9 +52,7 @@ def help_entries(app: App[Any], screen: Screen[Any]) -> list[HelpEntry]:
 
 # Groups an operator looks for, by binding id: what acts on the selected service, what
 # this screen does, where to go, what acts on the whole stack, the console itself.
-SERVICE_ACTIONS = {"details", "logs", "restart", "restart_dependents", "pause_restarts",
-                   "bringup_one", "blast", "describe", "shell", "stop", "kill", "start",
-                   "scale", "delete_pod", "previous_logs", "probe_inside"}
+SERVICE_ACTIONS = set(VERBS)  # the per-service verbs (ui.verbs), grouped under the service
 APP_TOPICS = {
     "Go to": {"graph", "logs_all", "timeline", "workflows", "resources", "checklist"},
     "Stack actions": {"bringup", "preflight", "portproxy", "secrets", "refresh"},

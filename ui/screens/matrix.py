@@ -21,6 +21,7 @@ from console.stats import UsageBoard
 from console.status.types import StackStatus
 from ui.host import host
 from ui.screens.detail import DetailScreen, run_service_op
+from ui.verbs import bindings
 from ui.widgets.banner import DegradedBanner, LinkState
 from ui.widgets.readiness import ReadinessGauge
 from ui.widgets.service_table import ServiceTable
@@ -33,33 +34,16 @@ class MatrixScreen(Screen[None]):
     """Readiness, degraded banner and the service table, with filter, sort and blast radius."""
 
     CSS_PATH = "matrix.tcss"
-    BINDINGS = [
-        Binding("enter", "details", "Details", id="matrix.details"),
+    BINDINGS = [  # the per-service verbs from ui.verbs, in footer and help order
+        *bindings("matrix", ["details"], shown=["details"]),
         Binding("slash", "filter", "Filter", id="matrix.filter"),
-        Binding("l", "logs", "Logs", id="matrix.logs"),
-        Binding("r", "restart", "Restart", id="matrix.restart"),
-        Binding("R", "restart(True)", "Restart + dependents", id="matrix.restart_dependents",
-                show=False),
-        Binding("p", "pause_restarts", "Pause restarts", id="matrix.pause_restarts", show=False),
-        Binding("u", "bringup_one", "Bring up with deps", id="matrix.bringup_one", show=False),
+        *bindings("matrix", ["logs", "restart", "restart_dependents", "pause_restarts",
+                             "bringup_one"], shown=["logs", "restart"]),
         Binding("s", "sort", "Sort", id="matrix.sort"),
-        Binding("b", "blast", "Blast radius", id="matrix.blast"),
-        # k9s's describe (d, y), lazydocker's shell (E); D/U stop and start (down/up), and
-        # k9s's ctrl+k kill: one service, blast radius first, refused read-only
-        Binding("d,y", "service_op('describe')", "Describe", id="matrix.describe", show=False),
-        Binding("E", "service_op('shell')", "Shell", id="matrix.shell", show=False),
-        Binding("D", "service_op('stop')", "Stop", id="matrix.stop", show=False),
-        Binding("ctrl+k", "service_op('kill')", "Kill", id="matrix.kill", show=False),
-        Binding("U", "service_op('start')", "Start", id="matrix.start", show=False),
+        *bindings("matrix", ["blast", "describe", "shell", "stop", "kill", "start"],
+                  shown=["blast"]),
         Binding("escape", "clear", "Clear filter / blast", id="matrix.clear", show=False),
-        # Kubernetes only (check_action hides them elsewhere): k9s' verbs on a workload.
-        Binding("x", "cluster('scale')", "Scale", id="matrix.scale", show=False),
-        Binding("ctrl+d", "cluster('delete_pod')", "Delete pod", id="matrix.delete_pod",
-                show=False),
-        Binding("o", "cluster('previous_logs')", "Previous logs", id="matrix.previous_logs",
-                show=False),
-        Binding("i", "cluster('probe_inside')", "Probe inside", id="matrix.probe_inside",
-                show=False),
+        *bindings("matrix", ["scale", "delete_pod", "previous_logs", "probe_inside"]),
     ]
 
     status: reactive[StackStatus | None] = reactive(None)

@@ -22,6 +22,7 @@ from actions.lifecycle import Lifecycle
 from console.runtime.capabilities import Describable
 from console.shell import ShellPlan, ShellUnavailable, shell_plan
 from ui.screens.action import ActionScreen
+from ui.verbs import palette_verbs
 
 if TYPE_CHECKING:
     from ui.host import HostApp
@@ -105,52 +106,21 @@ def _journal(app: HostApp, service: str, text: str) -> None:
 
 # --- the command palette: every action on every service, each with its key ----------------
 
-# (title verb, matrix binding id, its default key, what it does, app method and arguments)
-SERVICE_VERBS: tuple[tuple[str, str, str, str], ...] = (
-    ("restart", "matrix.restart", "r", "restart it, blast radius first"),
-    ("restart with dependents", "matrix.restart_dependents", "R",
-     "restart it, then its dependents in order"),
-    ("logs", "matrix.logs", "l", "its log, followed"),
-    ("details", "matrix.details", "enter", "probes, container, dependencies, resources"),
-    ("describe", "matrix.describe", "d", "the runtime's object: inspect JSON or YAML"),
-    ("shell", "matrix.shell", "E", "an interactive shell inside it"),
-    ("stop", "matrix.stop", "D", "stop it (graceful), blast radius first"),
-    ("kill", "matrix.kill", "ctrl+k", "SIGKILL it now, blast radius first"),
-    ("start", "matrix.start", "U", "start it"),
-    ("bring up", "matrix.bringup_one", "u", "start it with its dependencies, phased"),
-    ("pause restarts", "matrix.pause_restarts", "p", "keep a crash loop's evidence"),
-)
-
-
 def palette_entries(app: HostApp) -> list[tuple[str, str, Callable[[], Any]]]:
     """`<verb> <service>` for every service; the help names the key (after the keymap)."""
     keymap = app.ctx.keymap
     out: list[tuple[str, str, Callable[[], Any]]] = []
     for service in app.ctx.stack.names():
-        for verb, binding_id, key, help_text in SERVICE_VERBS:
-            shown = keymap.get(binding_id, key)
-            out.append((f"{verb} {service}", f"{help_text} · key {shown} on its row",
-                        partial(run_verb, app, verb, service)))
+        for verb in palette_verbs():
+            shown = keymap.get(f"matrix.{verb.id}", verb.keys.split(",")[0])
+            out.append((f"{verb.palette} {service}",
+                        f"{verb.palette_help} · key {shown} on its row",
+                        partial(run_verb, app, verb.palette, service)))
     return out
 
 
 def run_verb(app: HostApp, verb: str, service: str) -> None:
     """What a palette entry does: the same as the key on the service's row."""
-    from ui.screens.detail import DetailScreen
-
-    if verb in ("restart", "restart with dependents"):
-        app.request_restart(service, verb != "restart")
-    elif verb == "logs":
-        app.open_screen("logs", services=[service])
-    elif verb == "details":
-        app.push_screen(DetailScreen(service))
-    elif verb == "describe":
-        app.request_describe(service)
-    elif verb == "shell":
-        app.request_shell(service)
-    elif verb in ("stop", "kill", "start"):
-        app.request_lifecycle(service, verb)
-    elif verb == "bring up":
-        app.request_bringup(only=service)
-    elif verb == "pause restarts":
-        app.request_pause_restarts(service)
+    launch = next(v.launch for v in palette_verbs() if v.palette == verb)
+    if launch is not None:
+        launch(app, service)
