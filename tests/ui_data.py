@@ -409,6 +409,10 @@ class StaticMonitor:
     def push(self, item: RuntimeEvent | StreamStatus | None) -> None:
         self._events.put_nowait(item)
 
+    def apply_event(self, event: RuntimeEvent) -> StackStatus | None:
+        """A stand-in knows no states to change: the listing (`refresh_states`) answers."""
+        return None
+
 
 class StaticRuntime:
     """Only what the detail screen asks of a runtime: a fixed log tail (or a failure)."""

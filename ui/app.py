@@ -354,7 +354,10 @@ class VextrusApp(App[None]):
                 # refresh's 40 probes and its evaluation share the loop with the listing and
                 # the frame, and the changed row reached the screen ~0.8 s after its status
                 # (bench/events_to_screen.py --explain).
-                self._listings.request()
+                guessed = self.ctx.monitor.apply_event(item)  # die/start: on screen now
+                if guessed is not None:
+                    self.post_message(ServicesRefreshed(guessed))
+                self._listings.request()  # the listing confirms (or corrects) it
                 self._probe_after_paint = True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
