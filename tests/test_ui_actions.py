@@ -27,14 +27,16 @@ pytestmark = pytest.mark.docker
 SIZE = (100, 30)
 
 
-def write_stack(path: Path, project: str, services: dict[str, tuple[int, list[str]]]) -> Path:
+def write_stack(path: Path, project: str, services: dict[str, tuple[int, list[str]]],
+                timeout: float = 1.0) -> Path:
     lines = ['[stack]', 'name = "uiact"', f'project = "{project}"']
     for name, (port, deps) in services.items():
         lines += [
             f"[services.{name}]",
             f"ports = [{port}]",
             f"depends_on = {deps!r}".replace("'", '"'),
-            f'checks = [{{ kind = "http", port = {port}, path = "/health", timeout = 1.0 }}]',
+            f'checks = [{{ kind = "http", port = {port}, path = "/health", '
+            f'timeout = {timeout} }}]',
         ]
     path.write_text("\n".join(lines) + "\n")
     return path
