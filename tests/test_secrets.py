@@ -150,7 +150,10 @@ def test_mask_shows_start_and_length_never_the_value() -> None:
 
 
 def test_entropy_flags_generated_keys_not_names() -> None:
-    assert looks_random(new_key(32))
+    # Every key `secrets generate` makes is flagged (one in 200 was missed, by chance: the
+    # test failed once that way); 2,000 of them would have missed about ten.
+    missed = [key for key in (new_key(32) for _ in range(2000)) if not looks_random(key)]
+    assert len(missed) <= 2, missed  # the old threshold missed ~10 of 2,000
     assert looks_random("3f9a2c7e1b8d4f6a9c0e2b4d6f8a1c3e")
     for text in ("KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP", "vextrus_business_service_2024",
                  "--entrypoints.websecure.address", "temporalio/auto-setup", "short1A"):
