@@ -303,7 +303,7 @@ def hostile_workflow(temporal_lab: Any) -> str:
     this process would stand in the way of the TUI test's own client.
     """
     script = (
-        "import asyncio, json, sys\n"
+        "import asyncio, json, os, sys\n"
         "from temporalio.client import Client\n"
         "address, wid, wtype, queue, reason = json.loads(sys.stdin.read())\n"
         "async def go():\n"
@@ -311,6 +311,10 @@ def hostile_workflow(temporal_lab: Any) -> str:
         "    handle = await client.start_workflow(wtype, {'x': 1}, id=wid, task_queue=queue)\n"
         "    await handle.terminate(reason=reason)\n"
         "asyncio.run(go())\n"
+        # Leave without finalizing temporalio's runtime threads: a helper's exit under load
+        # once died in PyGILState_Release. (The console's own clean exit is what
+        # tests/test_cli_workflows_exit.py checks; this is only the fixture's helper.)
+        "sys.stdout.flush(); os._exit(0)\n"
     )
     args = [temporal_lab.address, WF_ID, WF_TYPE, f"nobody-{secrets.token_hex(3)}", REASON]
     proc = subprocess.run([sys.executable, "-c", script], input=json.dumps(args), text=True,
