@@ -44,6 +44,7 @@ from actions.portproxy.netsh import (
     read_rules_file,
     render_script,
 )
+from cli.common import positive_float
 from console.forwarder import ForwarderError, ForwarderManager
 from console.masking import echo, safe_json, safe_str
 
@@ -78,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction, add_common: AddCommon) ->
                      help="Windows: run the script (needs an elevated shell)")
     fix.add_argument("--forward", action="store_true",
                      help="use the built-in forwarders even on Windows/WSL2")
-    fix.add_argument("--duration", type=_positive_float, metavar="SECONDS",
+    fix.add_argument("--duration", type=positive_float, metavar="SECONDS",
                      help="stop the forwarders after SECONDS (default: at Ctrl-C)")
 
     script = actions.add_parser("script", help="print the PowerShell script for the findings")
@@ -89,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction, add_common: AddCommon) ->
 def _add_shared(parser: argparse.ArgumentParser, add_common: AddCommon) -> None:
     add_common(parser, suppress=True)
     parser.add_argument("--service", metavar="NAME", help="only this service")
-    parser.add_argument("--timeout", type=_positive_float, default=1.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_float, default=1.0, metavar="SECONDS",
                         help="per probe (default 1)")
     parser.add_argument("--rules-from", metavar="FILE",
                         help="saved `netsh interface portproxy show v4tov4` output to check "
@@ -105,14 +106,6 @@ def _add_script_options(parser: argparse.ArgumentParser) -> None:
                              "firewall rule)")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
 
 
 def run(args: argparse.Namespace, ctx: AppContext) -> int:
