@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from actions.base import Progress
 from actions.drill.report import DrillReport
@@ -73,6 +74,11 @@ def test_load_result(snap_compare, size):
     assert snap_compare(build_app(make_context()), terminal_size=size, run_before=run_before)
 
 
+def _footer_shows(pilot, key: str) -> bool:
+    """The active screen's footer lists a binding for `key`."""
+    return any(item.key == key for item in pilot.app.screen.query(FooterKey))
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_load_live(snap_compare, size):
     async def run_before(pilot) -> None:
@@ -86,7 +92,8 @@ def test_load_live(snap_compare, size):
             errors={"HTTP 503": 19, "timeout": 6}, throughput=1094.0,
             latency_ms={"p50": 38.5, "p90": 120.2, "p95": 260.7, "p99": 640.0, "max": 1830.2},
             in_flight=71, backlog=24, connections=96, duration=30.0)))
-        await pilot.pause()
+        screen.refresh_bindings()  # as `_start` does: the footer drops "enter Start"
+        await settle(pilot, lambda: not _footer_shows(pilot, "enter"), "the running footer")
 
     assert snap_compare(build_app(make_context()), terminal_size=size, run_before=run_before)
 
