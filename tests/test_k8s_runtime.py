@@ -399,7 +399,10 @@ async def test_exec_in_a_pod_through_the_websocket(fake: FakeKubeAPI,
 
     fake.exec_handler = handler
     result = await runtime.exec(svc("auth"), ["wget", "-qO-", "http://127.0.0.1:3001/health"], 5)
-    assert seen == [("auth-a1", ["wget", "-qO-", "http://127.0.0.1:3001/health"])]  # the ready pod
+    [(pod_name, argv)] = seen
+    assert pod_name == "auth-a1"  # the ready pod
+    assert argv[0] == "env" and argv[1].startswith("VEXTRUS_PROBE=")  # tagged, to be killable
+    assert argv[2:] == ["wget", "-qO-", "http://127.0.0.1:3001/health"]
     assert result.exit_code == 1 and "503 Service Unavailable" in result.output
     fake.exec_handler = lambda p, a: (0, '{"status":"ok"}', "")
     ok = await runtime.exec(svc("auth"), ["wget", "-qO-", "x"], 5)

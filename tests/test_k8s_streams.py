@@ -7,6 +7,8 @@ client's transport.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,75 @@ async def test_probe_inside_with_the_binary_missing_says_so(
         ("failed", "http 127.0.0.1:3001/health (inside)"), ("done", "auth")]
     assert events[0].message == ('wget not available inside the container: exec failed: '
                                  'exec: "wget": executable file not found in $PATH: unknown')
+
+
+def run_here(pod_name: str, argv: list[str]) -> tuple[int, str, str]:
+    """The pod's container is this machine: argv runs for real, as the kubelet would run it
+    (blocking this exec's connection until it ends, whether or not the client still
+    listens), so what a given-up exec leaves running can be counted in /proc."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode if done.returncode >= 0 else 128 - done.returncode, done.stdout, \
+        done.stderr
+
+
+def carrying(tags: list[str]) -> list[int]:
+    """Pids on this machine whose environment holds one of the tags."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(tag.encode() in environ for tag in tags):
+            found.append(int(entry.name))
+    return found
+
+
+async def test_a_timed_out_exec_is_killed_inside_the_pod_refresh_after_refresh(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    """Closing the websocket does not end the command in a real cluster; every refresh of a
+    hanging probe would add one more `sleep` inside. The second exec (the kill script) ends
+    it: after each of 8 timed-out execs, no process carrying any of their tags is left."""
+    auth_pods(fake)
+    fake.exec_handler = run_here
+    tags: list[str] = []
+    for _ in range(8):
+        with pytest.raises(TimeoutError, match=r"did not finish within 0\.3s: sleep 60"):
+            await runtime.exec(svc("auth"), ["sleep", "60"], 0.3)
+        tags.append(fake.exec_calls[-1][2][1])
+        assert await runtime.reaped() == 0
+        await until(lambda: not carrying(tags), timeout=10)
+        assert carrying(tags) == []
+    kills = [argv for _, _, argv in fake.exec_calls if argv[:2] == ["sh", "-c"]]
+    assert [argv[-1] for argv in kills] == tags  # one kill each, aimed by its own tag
+    ok = await runtime.exec(svc("auth"), ["echo", "still", "answers"], 5)
+    assert (ok.exit_code, ok.output) == (0, "still answers\n")
+
+
+async def test_an_image_without_env_runs_commands_as_given(
+    fake: FakeKubeAPI, runtime: KubernetesRuntime
+) -> None:
+    """A distroless image has no `env` to carry the tag: the command still runs (once
+    retried, then directly), and a hang there is counted as one that could not be killed."""
+    auth_pods(fake)
+    no_env = json.loads(json.dumps(MISSING_BINARY).replace('\\"wget\\"', '\\"env\\"'))
+    assert '"env"' in no_env["message"]
+
+    def distroless(pod_name: str, argv: list[str]) -> tuple[int | dict, str, str]:
+        if argv[0] == "env":
+            return no_env, "", ""
+        return (0, "pong\n", "") if argv[0] == "ping" else run_here(pod_name, argv)
+
+    fake.exec_handler = distroless
+    assert (await runtime.exec(svc("auth"), ["ping"], 5)).output == "pong\n"
+    assert (await runtime.exec(svc("auth"), ["ping"], 5)).output == "pong\n"
+    assert [argv[0] for _, _, argv in fake.exec_calls] == ["env", "ping", "ping"]  # remembered
+    with pytest.raises(TimeoutError):
+        await runtime.exec(svc("auth"), ["sleep", "1"], 0.2)
+    assert await runtime.reaped() == 1
 
 
 def test_exec_status_in_words_whatever_its_reason() -> None:

@@ -1,15 +1,9 @@
 """Exec inside a container, and killing what a timed-out exec left running there.
 
-Docker has no API to kill an exec'd process, and closing its output socket does not end
-it: a probe that hangs (`sleep`, a `wget` to a service that never answers) keeps running
-inside after the probe gave up, and every refresh adds one more. So each exec carries a
-tag in its environment (`VEXTRUS_PROBE=<token>`, inherited by whatever it starts) and, when
-it is given up while still running, a second exec kills every process whose environment
-holds the tag: children first, so the parent shell can still reap them and none is left a
-zombie for a container init that never reaps, then the exec'd process itself.
+Docker has no API to kill an exec'd process (console/runtime/reap.py says why that matters
+and how the tag and the kill script work). Here the tag goes in the exec's `Env`.
 
-The kill script needs `sh` and `cat` in the image (busybox, alpine, debian and most service
-images have them). Without a shell, the process is killed from the host when the daemon
+Without a shell in the image, the process is killed from the host when the daemon
 runs on this machine and the console may signal it (`Pid` from exec inspect, the tag
 checked in /proc/PID/environ first so a reused pid is never hit); otherwise it is left to
 end by itself, and the runtime counts it in `unreaped`.
@@ -18,45 +12,20 @@ end by itself, and the runtime counts it in `unreaped`.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.runtime.base import ExecResult
+from console.runtime.reap import kill_argv, new_tag
 
 if TYPE_CHECKING:
     import docker
 
-TAG_NAME = "VEXTRUS_PROBE"
-REAP_WORKERS = 4
 REAP_OUTPUT_LIMIT = 4096
 SETTLE_WAIT_S = 30.0  # longest a kill waits for the exec's own thread (a slow daemon)
-# `$1` is the tag. A process whose parent is tagged too is a child of the probe: killed
-# first, then (after a moment for the parent to reap it) the probe's own process.
-KILL_SCRIPT = r"""
-tag="$1"
-tagged() { case "$(cat "/proc/$1/environ" 2>/dev/null)" in *"$tag"*) return 0;; esac; return 1; }
-kids=; tops=
-for d in /proc/[0-9]*; do
-  p="${d#/proc/}"
-  tagged "$p" || continue
-  read -r stat < "$d/stat" 2>/dev/null || continue
-  set -- ${stat##*) }
-  if tagged "$2"; then kids="$kids $p"; else tops="$tops $p"; fi
-done
-if [ -n "$kids" ]; then kill -9 $kids 2>/dev/null; sleep 0.1 2>/dev/null; fi
-if [ -n "$tops" ]; then kill -9 $tops 2>/dev/null; fi
-"""
-
-
-def new_tag() -> str:
-    """`VEXTRUS_PROBE=<random>`: unique per exec, so the kill never hits another's process."""
-    return f"{TAG_NAME}={secrets.token_hex(8)}"
 
 
 class ExecSocket:
@@ -158,7 +127,7 @@ def _kill_inside(client: docker.DockerClient, handle: ExecHandle) -> None:
 
     try:
         exec_id = client.api.exec_create(
-            handle.container_id, ["sh", "-c", KILL_SCRIPT, "vextrus-reap", handle.tag],
+            handle.container_id, kill_argv(handle.tag),
             stdout=True, stderr=True)["Id"]
         _read_all(client, exec_id, ExecSocket(), REAP_OUTPUT_LIMIT)
     except APIError:  # "executable file not found", container gone meanwhile
@@ -186,45 +155,6 @@ def _kill_on_host(pid: int, tag: str) -> bool:
     except OSError:  # not on this host, not ours to signal, or already gone
         return False
     return True
-
-
-class Reaper:
-    """Runs the kills of given-up execs on threads of its own, so a refresh never waits.
-
-    `pending()` lets `close()` (and tests) wait until every kill has been tried;
-    `unreaped` counts execs that could not be killed (no shell, remote daemon).
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(REAP_WORKERS, thread_name_prefix="docker-reap")
-        self._lock = threading.Lock()
-        self._futures: set[Future[bool]] = set()
-        self.unreaped = 0
-
-    def submit(self, kill: Callable[[], bool]) -> None:
-        future = self._pool.submit(self._guarded, kill)
-        with self._lock:
-            self._futures.add(future)
-        future.add_done_callback(self._done)
-
-    def pending(self) -> list[Future[bool]]:
-        with self._lock:
-            return list(self._futures)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False)
-
-    def _guarded(self, kill: Callable[[], bool]) -> bool:
-        try:
-            return kill()
-        except Exception:  # daemon gone, container removed meanwhile: nothing left to do
-            return False
-
-    def _done(self, future: Future[bool]) -> None:
-        with self._lock:
-            self._futures.discard(future)
-            if not future.cancelled() and not future.result():
-                self.unreaped += 1
 
 
 def shutdown_socket(sock: Any) -> None:

@@ -39,8 +39,9 @@ from console.runtime.base import (
     StreamStatus,
 )
 from console.runtime.bridge import post_to_loop
-from console.runtime.docker.exec import ExecHandle, Reaper, kill_leftovers, run_exec
+from console.runtime.docker.exec import ExecHandle, kill_leftovers, run_exec
 from console.runtime.docker.wire import EngineReader, EngineRefused
+from console.runtime.reap import Reaper
 from console.runtime.usage import UsageReport
 
 if TYPE_CHECKING:  # docker-py (with requests) costs ~0.15 s to import: only when needed
@@ -104,7 +105,7 @@ class DockerRuntime:
         self._history_until: float | None = None  # daemon history read up to here (epoch)
         self._feeds: set[_ThreadFeed] = set()
         self._inspected = _InspectCache(INSPECT_REUSE_S, INSPECT_REUSE_UNHEALTHY_S)
-        self._reaper = Reaper()  # kills what given-up execs left running in containers
+        self._reaper = Reaper("docker-reap")  # kills what given-up execs left in containers
         # Execs block a thread each for their whole run: a pool of their own, as big as the
         # probes' exec lane, so no exec's timeout runs out while it waits for a thread.
         self._exec_pool = ThreadPoolExecutor(EXEC_SLOTS, thread_name_prefix="docker-exec")

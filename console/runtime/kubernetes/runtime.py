@@ -17,6 +17,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from concurrent.futures import wait as wait_futures
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -45,6 +46,7 @@ from console.runtime.kubernetes.mapping import (
     restart_times,
 )
 from console.runtime.kubernetes.watch import WATCH_TIMEOUT_S, Informer, wait_synced
+from console.runtime.reap import Reaper
 from console.runtime.usage import UsageReport
 
 T = TypeVar("T")
@@ -57,6 +59,7 @@ RESTART_WINDOW_S = 300.0
 SEEN_TIMEOUT_S = 5.0  # a write's own watch event: milliseconds on a healthy link
 SYNC_TIMEOUT_S = 15.0
 DEBOUNCE_S = 0.05  # a burst of watch events (a rollout) becomes one status change
+REAP_WAIT_S = 10.0  # close() waits this long for the kills of given-up execs in pods
 
 COLLECTIONS = {  # kind -> (group/version prefix, plural)
     "Deployment": ("/apis/apps/v1", "deployments"),
@@ -99,6 +102,8 @@ class KubernetesRuntime:
         # service -> the container the operator chose for logs, exec and probes; without
         # a choice, the pod's kubectl.kubernetes.io/default-container, else its first
         self.chosen_containers: dict[str, str] = {}
+        self._reaper = Reaper("pod-reap")  # kills what given-up execs left running in pods
+        self._without_env: set[tuple[str, str]] = set()  # (pod, container): cannot tag
 
     # --- starting: config, client, informers ----------------------------------------------
 
@@ -379,7 +384,7 @@ class KubernetesRuntime:
 
     async def exec(self, service: Service, argv: Sequence[str], timeout: float) -> ExecResult:
         """Run argv in a ready pod of the service through the API's exec (websocket)."""
-        from console.runtime.kubernetes.streams import exec_in_pod, pick_pod
+        from console.runtime.kubernetes.streams import PodExec, pick_pod
 
         found = await self._workload(service, "exec in")
         pod = pick_pod(found.pods)
@@ -387,8 +392,17 @@ class KubernetesRuntime:
             raise KubernetesActionError(f"{service.name}: no running pod to exec in")
         assert self.http is not None
         path = self.path("Pod", name_of(pod), "exec")
-        return await exec_in_pod(self.http, path, pod, list(argv), timeout, self._describe,
-                                 self.chosen_containers.get(service.name))
+        pod_exec = PodExec(self.http, self._describe, self._reaper, self._without_env)
+        return await pod_exec.run(path, pod, list(argv), timeout,
+                                  self.chosen_containers.get(service.name))
+
+    async def reaped(self, timeout: float = 10.0) -> int:
+        """Wait until every given-up exec has been killed inside its pod (or found
+        impossible to kill); how many could not be, so far. `close()` calls it; so do tests."""
+        pending = self._reaper.pending()
+        if pending:
+            await asyncio.to_thread(wait_futures, pending, timeout)
+        return self._reaper.unreaped
 
     def choose_container(self, service: str, container: str | None) -> None:
         """Logs, exec and probes of `service` go to `container` from now on (None: the
@@ -465,6 +479,8 @@ class KubernetesRuntime:
             http, self.http = self.http, None
         for informer in informers:
             informer.stop()
+        await self.reaped(REAP_WAIT_S)
+        self._reaper.shutdown()
         await asyncio.to_thread(_join_all, informers)
         if http is not None:
             await asyncio.to_thread(http.close)

@@ -33,6 +33,7 @@ from console.runtime.kubernetes.mapping import (
     parse_time,
     terminating,
 )
+from console.runtime.reap import Reaper, kill_argv, new_tag
 
 Describe = Callable[[BaseException], str]
 ERROR_CHANNEL = 3
@@ -108,46 +109,106 @@ def _essential(message: str) -> str:
     return message
 
 
-async def exec_in_pod(
-    http: KubeHttp, path: str, pod: dict, argv: list[str], timeout: float, describe: Describe,
-    container: str | None = None,
-) -> ExecResult:
-    """Run argv in the pod's chosen (or default) container; past `timeout` the websocket
-    is closed."""
-    holder: list[Any] = []
-    query: list[tuple[str, object]] = [
-        ("command", argv), ("container", container_for(pod, container)), ("stderr", "true"),
-        ("stdin", "false"), ("stdout", "true"), ("tty", "false"),
-    ]
+KILL_TIMEOUT_S = 10.0  # the kill exec itself: a pod too busy to answer in that is left be
 
-    def run() -> ExecResult:
-        try:
-            ws = http.websocket(path, query)
-        except ApiError as exc:
-            raise RuntimeUnavailable(describe(exc)) from exc
-        holder.append(ws)
-        ws.run_forever(timeout=timeout)
-        if ws.is_open():
-            ws.close()
-            raise TimeoutError
-        output = ws.read_stdout(timeout=0) or ""
-        output += ws.read_stderr(timeout=0) or ""
-        code, words = exec_outcome(ws.read_channel(ERROR_CHANNEL, timeout=0) or "")
-        if words:
-            output += ("\n" if output and not output.endswith("\n") else "") + words
-        return ExecResult(code, output)
 
-    try:
-        async with asyncio.timeout(timeout + 2.0):
-            return await asyncio.to_thread(run)
-    except TimeoutError:
-        raise TimeoutError(
-            f"exec in {name_of(pod)} did not finish within {timeout:g}s: {' '.join(argv)}"
-        ) from None
-    finally:
-        for ws in holder:
-            with suppress(Exception):
+def _exec_query(container: str, argv: list[str]) -> list[tuple[str, object]]:
+    return [("command", argv), ("container", container), ("stderr", "true"),
+            ("stdin", "false"), ("stdout", "true"), ("tty", "false")]
+
+
+class PodExec:
+    """Exec in pods, killing what a given-up exec leaves running (console/runtime/reap.py).
+
+    The pod exec API has no environment field, so the tag rides in through `env`:
+    `env VEXTRUS_PROBE=<token> wget ...` (env execs the command: same process, tag in its
+    environment). A container whose image has no `env` (distroless) answers "executable file
+    not found" for `env` itself; it is remembered, its commands run as given, and one that
+    hangs cannot be killed (counted in the reaper's `unreaped`).
+    """
+
+    def __init__(self, http: KubeHttp, describe: Describe, reaper: Reaper,
+                 without_env: set[tuple[str, str]]) -> None:
+        self.http, self.describe, self.reaper = http, describe, reaper
+        self.without_env = without_env  # (pod, container) whose image has no `env`
+
+    async def run(self, path: str, pod: dict, argv: list[str], timeout: float,
+                  container: str | None = None) -> ExecResult:
+        """Run argv in the pod's chosen (or default) container; past `timeout` the websocket
+        is closed and what it started is killed inside."""
+        chosen = container_for(pod, container)
+        where = (name_of(pod), chosen)
+        if where not in self.without_env:
+            tag = new_tag()
+            result, env_missing = await self._once(path, pod, chosen, argv, timeout, tag)
+            if not env_missing:
+                return result
+            self.without_env.add(where)
+        result, _ = await self._once(path, pod, chosen, argv, timeout, "")
+        return result
+
+    async def _once(self, path: str, pod: dict, container: str, argv: list[str],
+                    timeout: float, tag: str) -> tuple[ExecResult, bool]:
+        holder: list[Any] = []
+        ended = threading.Event()  # read to its end: nothing left running inside
+        sent = ["env", tag, *argv] if tag else argv
+
+        def run() -> tuple[ExecResult, bool]:
+            try:
+                ws = self.http.websocket(path, _exec_query(container, sent))
+            except ApiError as exc:
+                ended.set()  # never started
+                raise RuntimeUnavailable(self.describe(exc)) from exc
+            holder.append(ws)
+            ws.run_forever(timeout=timeout)
+            if ws.is_open():
                 ws.close()
+                raise TimeoutError
+            ended.set()
+            output = ws.read_stdout(timeout=0) or ""
+            output += ws.read_stderr(timeout=0) or ""
+            code, words = exec_outcome(ws.read_channel(ERROR_CHANNEL, timeout=0) or "")
+            if words:
+                output += ("\n" if output and not output.endswith("\n") else "") + words
+            return ExecResult(code, output), bool(tag) and code == 127 and '"env"' in words
+
+        try:
+            async with asyncio.timeout(timeout + 2.0):
+                return await asyncio.to_thread(run)
+        except TimeoutError:
+            raise TimeoutError(
+                f"exec in {name_of(pod)} did not finish within {timeout:g}s: {' '.join(argv)}"
+            ) from None
+        finally:
+            for ws in holder:
+                with suppress(Exception):
+                    ws.close()
+            if not ended.is_set():  # timed out or its caller gave up: still running inside
+                self._kill_later(path, container, tag)
+
+    def _kill_later(self, path: str, container: str, tag: str) -> None:
+        if not tag:
+            self.reaper.give_up()
+            return
+        self.reaper.submit(lambda: kill_in_pod(self.http, path, container, tag))
+
+
+def kill_in_pod(http: KubeHttp, path: str, container: str, tag: str) -> bool:
+    """The kill script through a second exec (blocking: a reaper thread). True when it ran
+    to its end: every process carrying the tag was sent SIGKILL (or none was left)."""
+    try:
+        ws = http.websocket(path, _exec_query(container, kill_argv(tag)))
+    except ApiError:
+        return False  # the pod went away meanwhile, or the API is gone
+    try:
+        ws.run_forever(timeout=KILL_TIMEOUT_S)
+        if ws.is_open():
+            return False
+        code, _ = exec_outcome(ws.read_channel(ERROR_CHANNEL, timeout=0) or "")
+        return code == 0
+    finally:
+        with suppress(Exception):
+            ws.close()
 
 
 def split_stamp(line: str) -> tuple[Any, str]:
