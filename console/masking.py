@@ -97,7 +97,7 @@ _SPACES_RE = re.compile(r"[ \t]+")
 # named like a secret (password, pwd, secret, token, *key*, jwt, credential, authorization,
 # masterauth, *pass), a Bearer/Basic/Token scheme, a JWT (eyJ...) or a URL with userinfo.
 # Checking them costs ~1 µs where the full masker costs ~25 µs, and most log lines hold
-# none, which is what lets 40 streams flow at 100,000 lines/s. tests/test_logbuffer.py
+# none, which is what lets 40 streams flow at 100,000 lines/s. tests/unit/test_logbuffer.py
 # holds this list against the masker's cases; extend both together.
 _SECRET_HINTS = (
     "pass", "pwd", "secret", "token", "key", "jwt", "credential", "authoriz",

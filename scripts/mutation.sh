@@ -7,20 +7,20 @@
 #   bash scripts/mutation.sh masking    # one: status | masking | model | secrets
 #
 # Targets and the tests that guard them:
-#   status   console/status/engine.py   tests/test_status_engine.py tests/test_status_rules.py
-#   masking  console/masking.py         tests/test_masking.py tests/test_logbuffer.py
-#   model    console/model.py           tests/test_stackfile.py
-#   secrets  actions/secrets/scan.py    tests/test_secrets.py
+#   status   console/status/engine.py   tests/unit/test_status_engine.py tests/unit/test_status_rules.py
+#   masking  console/masking.py         tests/unit/test_masking.py tests/unit/test_logbuffer.py
+#   model    console/model.py           tests/unit/test_stackfile.py
+#   secrets  actions/secrets/scan.py    tests/unit/test_secrets.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/pip install -q 'mutmut>=3.2,<4'
 
 declare -A SOURCE=([status]=console/status/engine.py [masking]=console/masking.py
                    [model]=console/model.py [secrets]=actions/secrets/scan.py)
-declare -A TESTS=([status]="tests/test_status_engine.py tests/test_status_rules.py"
-                  [masking]="tests/test_masking.py tests/test_logbuffer.py"
-                  [model]="tests/test_stackfile.py"
-                  [secrets]="tests/test_secrets.py")
+declare -A TESTS=([status]="tests/unit/test_status_engine.py tests/unit/test_status_rules.py"
+                  [masking]="tests/unit/test_masking.py tests/unit/test_logbuffer.py"
+                  [model]="tests/unit/test_stackfile.py"
+                  [secrets]="tests/unit/test_secrets.py")
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(status masking model secrets)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures for tests that talk to real components (README: "The two commands").
+"""The layers, and what every layer shares: `require`, the fake Kubernetes API server.
 
 A missing component is a skip on a developer box and a failure in CI (`CI=true`), so a
 broken CI machine cannot pass by skipping everything.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +17,8 @@ import pytest
 if TYPE_CHECKING:
     from console.runtime.kubernetes.runtime import KubernetesRuntime
 
-from tests.dockerlab import DockerLab, ScratchDaemon, docker_available, sweep_stale
+from tests.dockerlab import docker_available
 from tests.k8s_fake_api import FakeKubeAPI, make_runtime
-from tests.temporal_server import temporal_lab, temporal_proc  # noqa: F401  (fixtures)
 
 
 def in_ci() -> bool:
@@ -47,17 +45,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 # --- the layers ---------------------------------------------------------------------------
-# Every test gets exactly one layer marker, from what it uses, so `-m` picks a layer:
-#   integration  a real server: the Docker daemon, PostgreSQL/Redis, Temporal
-#   snapshots    an SVG compared with snap_compare
-#   ui           drives the App with Pilot (run_test)
-#   unit         the domain and the CLI headless, with loopback stand-ins at most
+# A test's folder is its layer, and `-m` picks a layer by the marker its folder gives it:
+#   integration/  a real server: the Docker daemon, PostgreSQL/Redis, Temporal
+#   snapshots/    an SVG compared with snap_compare
+#   ui/           drives the App with Pilot (run_test)
+#   unit/         the domain and the CLI headless, with loopback stand-ins at most
+# Each folder's conftest.py holds what only its layer needs. A test filed in the wrong
+# folder (a unit test that asks for the Docker daemon) stops the collection, naming it.
 # `make test-fast` runs unit and ui (the inner loop); `make test` runs everything.
+LAYERS = ("unit", "ui", "snapshots", "integration")
 DOCKER_FIXTURES = {"docker_lab", "scratch_daemon"}
 SERVICE_FIXTURES = {"postgres_role", "redis_server", "temporal_lab", "temporal_proc"}
 
 
 def layer_of(item: pytest.Item) -> str:
+    """The layer a test belongs in, from what it uses."""
     fixtures = set(getattr(item, "fixturenames", ()))
     if item.get_closest_marker("docker") or fixtures & DOCKER_FIXTURES:
         return "integration"
@@ -69,6 +71,12 @@ def layer_of(item: pytest.Item) -> str:
     if source and "run_test(" in _source(source):
         return "ui"
     return "unit"
+
+
+def folder_of(item: pytest.Item) -> str:
+    """The layer folder the test's file is in (tests/<layer>/test_*.py)."""
+    folder = Path(str(item.path)).parent.name
+    return folder if folder in LAYERS else ""
 
 
 @functools.cache
@@ -85,6 +93,7 @@ def _slow_ids() -> frozenset[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    misfiled = []
     for item in items:
         if item.nodeid in _slow_ids():
             item.add_marker("slow")
@@ -93,32 +102,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker("docker")
         if fixtures & SERVICE_FIXTURES:
             item.add_marker("services")
-        item.add_marker(layer_of(item))
-
-
-@pytest.fixture(scope="session")
-def docker_lab() -> Iterator[DockerLab]:
-    """One compose project per test session; all of its containers go at the end."""
-    require(*_docker_status())
-    lab = DockerLab(f"vxtest-{os.getpid()}-{secrets.token_hex(3)}")
-    sweep_stale(lab.client)
-    try:
-        yield lab
-    finally:
-        lab.cleanup()
-        lab.client.close()
-
-
-@pytest.fixture
-def scratch_daemon() -> Iterator[ScratchDaemon]:
-    """A second, disposable dockerd (own socket and data root) that a test may kill."""
-    require(*ScratchDaemon.usable())
-    daemon = ScratchDaemon()
-    try:
-        daemon.start()
-        yield daemon
-    finally:
-        daemon.remove()
+        folder, layer = folder_of(item), layer_of(item)
+        if folder != layer:
+            misfiled.append(f"{item.nodeid}: belongs in tests/{layer}/ (it is in tests/{folder or '.'}/)")
+        item.add_marker(folder or layer)
+    if misfiled:
+        raise pytest.UsageError("tests in the wrong layer folder:\n  " + "\n  ".join(misfiled))
 
 
 @pytest.fixture

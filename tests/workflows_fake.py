@@ -1,8 +1,9 @@
 """A fixed Temporal namespace for snapshots only: the seeded Vextrus workflows, frozen.
 
 Implements WorkflowsBackend with data shaped exactly like what TemporalBackend returns
-from the real test server (see tests/test_temporal_backend.py), at the UI fixtures' fixed
-time, so snapshots never drift. Every behaviour is tested against the real server elsewhere.
+from the real test server (see tests/integration/test_temporal_backend.py), at the UI
+fixtures' fixed time, so snapshots never drift. Every behaviour is tested against the real
+server elsewhere.
 """
 
 from __future__ import annotations

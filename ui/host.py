@@ -4,7 +4,7 @@ Screens and the guided-action launchers need the console's context, its last sta
 few requests (open a screen, restart, describe...). They see the App only through this
 protocol, so no screen imports `ui.app` and the App stays free to import every screen: the
 dependency points one way. `VextrusApp` implements it; a test host can too (see
-tests/test_ui_graph_logs.py's HostApp), structurally, without inheriting anything.
+tests/ui/test_ui_graph_logs.py's HostApp), structurally, without inheriting anything.
 """
 
 from __future__ import annotations

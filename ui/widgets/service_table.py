@@ -283,7 +283,7 @@ class ServiceTable(DataTable[Text]):
         a frame at 160x50 on a loaded box, most of the time from `docker kill` to the row on
         screen. Here the row's cached renders are dropped and only its line is refreshed.
         It leans on DataTable's caches as the pinned Textual has them; a test
-        (tests/test_ui_event_paint.py) checks the new value is what the screen shows.
+        (tests/ui/test_ui_event_paint.py) checks the new value is what the screen shows.
         """
         row = RowKey(row_key) if isinstance(row_key, str) else row_key
         column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
