@@ -76,6 +76,11 @@ class Journal:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Transitions are written on the App's loop, between a Docker event and its row on
+        # screen: FULL fsyncs the WAL at every commit (median 0.9 ms, worst 20 ms here);
+        # NORMAL syncs at checkpoints (0.2 ms, worst 3.6 ms). WAL with NORMAL never corrupts
+        # the file; a power cut may lose the last entries before a checkpoint.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -71,6 +71,7 @@ class Monitor:
         # event never publishes the states it listed earlier over the newer ones.
         self._states_seq = 0
         self._states: tuple[dict[str, ContainerState], str] = ({}, "")
+        self._journal_writes: set[asyncio.Future[None]] = set()  # events being journaled
 
     async def refresh(self) -> StackStatus:
         """One full, consistent snapshot. Concurrent callers share one refresh at a time."""
@@ -188,14 +189,20 @@ class Monitor:
                 self._failed_rounds.get(service.name, 0) + 1 if failed else 0)
 
     async def events(self) -> AsyncIterator[RuntimeEvent | StreamStatus]:
-        """The runtime's push updates, journaled on the way through."""
+        """The runtime's push updates, journaled on the way through.
+
+        The journal write runs beside the event, in a thread, instead of before it: that
+        thread hop was on the path from `docker kill` to the row on screen
+        (bench/events_to_screen.py). Entries keep the event's own time.
+        """
         if self.runtime is None:
             return
         async for event in self.runtime.events(self.stack.services):
             if self.journal and isinstance(event, RuntimeEvent):
-                await asyncio.to_thread(
-                    self.journal.record, "event", event.service, _event_text(event), event.time
-                )
+                write = asyncio.ensure_future(asyncio.to_thread(
+                    self.journal.record, "event", event.service, _event_text(event), event.time))
+                self._journal_writes.add(write)
+                write.add_done_callback(self._journal_writes.discard)
             yield event
 
     # --- planning ---------------------------------------------------------------------

@@ -104,7 +104,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker("services")
         folder, layer = folder_of(item), layer_of(item)
         if folder != layer:
-            misfiled.append(f"{item.nodeid}: belongs in tests/{layer}/ (it is in tests/{folder or '.'}/)")
+            here = f"tests/{folder}/" if folder else "tests/"
+            misfiled.append(f"{item.nodeid}: belongs in tests/{layer}/ (it is in {here})")
         item.add_marker(folder or layer)
     if misfiled:
         raise pytest.UsageError("tests in the wrong layer folder:\n  " + "\n  ".join(misfiled))

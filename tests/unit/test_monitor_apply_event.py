@@ -7,9 +7,12 @@ test is the monitor's bookkeeping, the order of guesses and listings.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+from console.journal import Journal
 from console.model import Service, Stack
 from console.monitor import Monitor
 from console.runtime.base import ContainerState, RuntimeEvent
@@ -76,3 +79,44 @@ async def test_a_listing_older_than_the_event_does_not_undo_it() -> None:
     runtime.gate.set()
     assert (await stale).get("web").state is State.EXITED
     assert (await monitor.refresh_states()).get("web").issues[0].startswith("exited with code 1")
+
+
+class EventRuntime(ListedRuntime):
+    """One `die` event on its stream, then nothing."""
+
+    async def events(self, services: Sequence[Service]):  # type: ignore[no-untyped-def]
+        yield RuntimeEvent("web", "die", NOW, "abc123def", {"exitCode": "1"})
+        await asyncio.Event().wait()
+
+
+class SlowJournal(Journal):
+    """`record` blocks until the test lets it finish: a disk that takes its time."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, stack="t")
+        self.release = threading.Event()
+
+    def record(self, kind: str, service: str, text: str, at: datetime | None = None) -> None:
+        self.release.wait(10)
+        super().record(kind, service, text, at)
+
+
+async def test_an_event_reaches_the_caller_before_its_journal_write_finishes(
+    tmp_path: Path,
+) -> None:
+    """The journal write is beside the event, not in front of it: with the write stuck, the
+    event is still handed on, and once the write finishes the journal holds it."""
+    journal = SlowJournal(tmp_path / "j.sqlite3")
+    monitor = Monitor(STACK, EventRuntime("running"), journal=journal,  # type: ignore[arg-type]
+                      clock=lambda: NOW)
+    stream = monitor.events()
+    event = await asyncio.wait_for(anext(stream), 5)
+    assert isinstance(event, RuntimeEvent) and event.action == "die"
+    assert [e.kind for e in journal.timeline(limit=10)] == []  # still being written
+    journal.release.set()
+    for _ in range(500):
+        if journal.timeline(limit=10):
+            break
+        await asyncio.sleep(0.01)
+    assert [(e.kind, e.service) for e in journal.timeline(limit=10)] == [("event", "web")]
+    await stream.aclose()
