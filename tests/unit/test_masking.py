@@ -139,3 +139,101 @@ def test_safe_text_is_never_markup() -> None:
 def test_safe_json_walks_keys_and_values() -> None:
     doc = safe_json({"id\x1b[2J": ["x\x9b1", {"why": "password=hunter2"}], "n": 3})
     assert doc == {"id": ["x1", {"why": "password=***"}], "n": 3}
+
+
+# --- exact edges of the boundary (what an operator would see change) --------------------
+
+
+def test_safe_str_cut_says_exactly_how_much_was_dropped() -> None:
+    assert safe_str("x" * 10, limit=10) == "x" * 10  # at the limit: nothing cut, no marker
+    assert safe_str("x" * 11, limit=10) == "x" * 10 + "… [truncated 1 chars]"
+    # Past the bounded prefix (2 * limit + 256), the count still covers every dropped char.
+    assert safe_str("y" * 5000, limit=10) == "y" * 10 + "… [truncated 4,990 chars]"
+
+
+def test_safe_str_mask_false_shows_the_secret_but_still_cleans_it() -> None:
+    assert safe_str("password=hunter2\x1b[2J", mask=False) == "password=hunter2"
+    assert safe_str("a\nb password=x", multiline=True, mask=False) == "a\nb password=x"
+    assert safe_str("a\npassword=x", multiline=True) == "a\npassword=***"
+
+
+def test_safe_str_of_none_bytes_and_objects() -> None:
+    assert safe_str(None) == ""
+    assert safe_str(memoryview(b"mv \x1b[1mok")) == "mv ok"
+    assert safe_str(bytearray(b"ba\x07")) == "ba"
+    assert safe_str(42) == "42"
+    assert safe_str("tab\tkept") == "tab\tkept"
+    assert safe_str("bare\rreturn") == "barereturn"  # a CR cannot overwrite the line
+
+
+def test_safe_text_keeps_the_style_and_the_options() -> None:
+    text = safe_text("line one\npassword=x", style="bold red", multiline=True)
+    assert text.plain == "line one\npassword=***"
+    assert str(text.style) == "bold red"
+    assert safe_text("x" * 12, limit=4).plain == "xxxx… [truncated 8 chars]"
+    assert safe_text("password=x", mask=False).plain == "password=x"
+    assert safe_text("a\nb").plain == "a b"
+
+
+def test_safe_json_keeps_structure_and_bounds_strings() -> None:
+    doc = safe_json({1: ("a\nb", None, 2.5, True), "k": "z" * 9}, limit=4)
+    assert doc == {1: ["a\nb", None, 2.5, True], "k": "zzzz… [truncated 5 chars]"}
+    assert safe_json("password=x") == "password=***"
+    assert safe_json(["\x1b]0;t\x07ok"]) == ["ok"]
+
+
+def test_sanitize_edges() -> None:
+    assert sanitize("a" * 50, limit=50) == "a" * 50  # exactly the limit: whole
+    assert sanitize("word " * 20, limit=11) == "word word…"  # the cut drops trailing blanks
+    assert sanitize("  padded\t\tline  ") == "padded line"
+    assert sanitize("token=abc\x1b[31m") == "token=***"
+
+
+def test_strip_control_collapses_every_run_of_blanks() -> None:
+    assert strip_control("a \t  b\t\tc") == "a b c"
+    assert strip_control("  edge  ") == "edge"
+
+
+def test_echo_prints_each_line_cleaned_and_masked() -> None:
+    import io
+
+    from console.masking import echo
+
+    out = io.StringIO()
+    echo("one\x1b[2J", "password=x\ntwo", 3, file=out)
+    echo("token=y", file=out, mask=False)
+    assert out.getvalue() == "one password=***\ntwo 3\ntoken=y\n"
+
+
+def test_bound_cuts_each_line_on_its_own() -> None:
+    from console.masking import bound
+
+    assert bound("abc", 3) == "abc"
+    assert bound("abcd\nxy", 3) == "abc… [truncated 1 chars]\nxy"
+    assert bound("abcdef", 3) == "abc… [truncated 3 chars]"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ('password: "hunter2"', 'password: "***"'),  # quotes kept around the mask
+        ("password: 'p'", "password: '***'"),
+        ("password: null", "password: null"),  # nothing to hide
+        ("password: None", "password: None"),
+        ("password: ***", "password: ***"),
+        ("password: ****", "password: ****"),
+        ('password: "', 'password: "'),  # one quote is not a quoted value
+        ("Token abcdef", "Token abcdef"),  # a plain word after the scheme
+        ("Token abcDef", "Token ***"),  # mixed case: a credential
+        ("Bearer " + "a" * 20, "Bearer ***"),  # a long run
+        ("Basic abcdefgh", "Basic abcdefgh"),  # decodes, but to no user:pass
+        ("Basic zgjjwjrl", "Basic ***"),  # lower-case letters only, yet base64 with a colon
+        ("Basic zzzz!", "Basic zzzz!"),  # not base64
+        ("--token abc --verbose", "--token *** --verbose"),
+        ("--tokens abc", "--tokens ***"),
+        ("--color always", "--color always"),  # a harmless flag keeps its value
+        ("-p secret", "-p secret"),  # a one-letter flag says nothing
+    ],
+)
+def test_masked_value_edges(text: str, masked: str) -> None:
+    assert mask_secrets(text) == masked
