@@ -531,3 +531,58 @@ def test_path_and_shape_errors_are_one_line(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "adir", "afile", "bomb.yml", "compose.yml", "deep.toml"]  # nothing half-written
     assert list((tmp_path / "adir").iterdir()) == []
+
+
+# --- the stack model's own helpers (what the matrix, graph and bring-up order rely on) ---
+
+
+def test_a_check_describes_itself_as_the_matrix_shows_it() -> None:
+    assert HealthCheck("http", port=3001).describe() == "http 127.0.0.1:3001/health"
+    assert HealthCheck("http", port=80, path="/ready", where="inside").describe() == \
+        "http 127.0.0.1:80/ready (inside)"
+    assert HealthCheck("exec", command=("pg_isready", "-q")).describe() == "exec pg_isready -q"
+    assert HealthCheck("tcp", host="127.0.0.2", port=5432).describe() == "tcp 127.0.0.2:5432"
+
+
+def test_edges_default_to_healthy_and_names_to_the_service() -> None:
+    from console.model import Dependency, RuntimeNames, Service
+
+    svc = Service("api", depends_on=("db", "cache"),
+                  edges=(Dependency("cache", "service_started", required=False),))
+    assert svc.edge("db") == Dependency("db", "service_healthy", True, False)
+    assert svc.edge("cache").condition == "service_started"
+    assert svc.compose_name == "api"
+    assert Service("api", runtime=RuntimeNames(compose="api-gw")).compose_name == "api-gw"
+
+
+def test_stack_lookups_tiers_and_project() -> None:
+    from console.model import Service, Stack
+
+    stack = Stack("t", (Service("a", tier="edge"), Service("b", tier="core"),
+                        Service("c", tier="extra")), tiers=("core", "edge"))
+    assert "a" in stack and "zz" not in stack and 3 not in stack
+    assert stack.service("b").tier == "core"
+    assert stack.names() == ["a", "b", "c"]
+    assert stack.tier_order() == ["core", "edge", "extra"]  # declared first, then as met
+    moved = stack.with_project("p2")
+    assert (moved.project, moved.names(), moved.tiers) == ("p2", ["a", "b", "c"], stack.tiers)
+
+
+def test_dependents_transitive_cycles_and_layers() -> None:
+    from console.model import Service, dependents_map, topological_layers, transitive
+
+    diamond = [Service("db"), Service("auth", depends_on=("db",)),
+               Service("orders", depends_on=("db",)),
+               Service("api", depends_on=("auth", "orders", "outside"))]
+    reverse = dependents_map(diamond)
+    assert reverse["db"] == ["auth", "orders"] and reverse["auth"] == ["api"]
+    assert reverse.get("api", []) == []
+    assert sorted(transitive("db", reverse)) == ["api", "auth", "orders"]  # api once
+    assert len(transitive("db", reverse)) == 3
+    assert topological_layers(diamond) == [["db"], ["auth", "orders"], ["api"]]
+    assert topological_layers([]) == []
+    assert find_cycle(diamond) is None
+    loop = [Service("a", depends_on=("b",)), Service("b", depends_on=("c",)),
+            Service("c", depends_on=("a",)), Service("d", depends_on=("a",))]
+    assert find_cycle(loop) == ["a", "b", "c", "a"]
+    assert find_cycle([Service("s", depends_on=("s",))]) == ["s", "s"]

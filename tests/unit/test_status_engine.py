@@ -150,3 +150,139 @@ def test_docker_healthcheck_stands_in_when_no_probe_is_declared():
     s = evaluate(stack, {"x": bad}, {}, NOW).get("x")
     assert s.state is State.UNHEALTHY
     assert s.issues == ("unhealthy (docker healthcheck): wget: server returned error: 500",)
+
+
+# --- each runtime state in the operator's words -----------------------------------------
+
+
+def _one(service: Service, container: ContainerState | None, probes=()):  # type: ignore[no-untyped-def]
+    stack = Stack("t", (service,))
+    states = {service.name: container} if container is not None else {}
+    return evaluate(stack, states, {service.name: list(probes)}, NOW).get(service.name)
+
+
+def test_runtime_states_that_are_not_running_say_what_they_are():
+    created = _one(svc("a"), running("a", state="created"))
+    assert (created.state, created.issues) == (State.NOT_STARTED, ("created but never started",))
+    paused = _one(svc("a"), running("a", state="paused"))
+    assert (paused.state, paused.issues) == (State.DEGRADED, ("paused",))
+    restarting = _one(svc("a"), running("a", state="restarting", restart_count=4))
+    assert (restarting.state, restarting.issues) == (State.STARTING, ("restarting (4 so far)",))
+    dead = _one(svc("a"), running("a", state="dead", exit_code=1, error="no such file"))
+    assert (dead.state, dead.issues) == (State.EXITED, ("exited with code 1: no such file",))
+    oom = _one(svc("a"), running("a", state="exited", exit_code=137, oom_killed=True))
+    assert oom.issues == ("exited with code 137 (OOM killed)",)
+    assert oom.uptime_s is None  # only a running container has an uptime
+
+
+def test_no_container_but_the_host_answers_is_served_from_elsewhere():
+    served = _one(svc("a"), None, [ok()])
+    assert (served.state, served.issues) == (
+        State.OPERATIONAL, ("answers on host, not managed here",))
+    assert served.runtime_state == "missing"
+    missing = _one(svc("a"), None, [fail()])
+    assert (missing.state, missing.issues) == (State.NOT_STARTED, ("not started",))
+    none_asked = _one(svc("a"), None)
+    assert none_asked.state is State.NOT_STARTED
+
+
+def test_without_checks_the_runtimes_own_health_decides():
+    bare = svc("a", checks=())
+    assert _one(bare, running("a", health="healthy")).state is State.OPERATIONAL
+    starting = _one(bare, running("a", health="starting"))
+    assert (starting.state, starting.issues) == (
+        State.STARTING, ("starting: health check pending",))
+    sick = _one(bare, running("a", health="unhealthy", health_log=("x", "curl: (7) refused")))
+    assert (sick.state, sick.issues) == (
+        State.UNHEALTHY, ("unhealthy (docker healthcheck): curl: (7) refused",))
+    silent = _one(bare, running("a", health="unhealthy"))
+    assert silent.issues == ("unhealthy (docker healthcheck): no output",)
+    unverified = _one(bare, running("a"))
+    assert (unverified.state, unverified.issues) == (State.DEGRADED, ("no health endpoint",))
+    compose_rule = Service("a", ready_when_running=True)
+    assert _one(compose_rule, running("a")).state is State.OPERATIONAL
+
+
+def test_dockers_unhealthy_wins_over_passing_probes_only_where_compose_declares_it():
+    declared = Service("a", checks=(HTTP,), docker_healthcheck=True)
+    sick = running("a", health="unhealthy", health_log=("timeout",))
+    assert _one(declared, sick, [ok()]).state is State.UNHEALTHY
+    undeclared = Service("a", checks=(HTTP,))
+    assert _one(undeclared, sick, [ok()]).state is State.OPERATIONAL
+
+
+def test_failing_probes_while_dockers_check_starts_are_a_grace():
+    s = _one(svc("a"), running("a", health="starting"), [fail()])
+    assert (s.state, s.issues) == (State.STARTING, ("starting: health check pending",))
+    assert _one(svc("a"), running("a", health="healthy"), [fail()]).state is State.UNHEALTHY
+
+
+def test_one_404_among_other_failures_is_not_called_a_missing_endpoint():
+    tcp = HealthCheck(kind="tcp", port=5432)
+    s = _one(svc("a", checks=(HTTP, tcp)), running("a"),
+             [fail(error="HTTP 404"), fail(check=tcp, error="connection refused")])
+    assert s.state is State.UNHEALTHY
+    assert not any(i.startswith("no health endpoint") for i in s.issues)
+    assert len(s.issues) == 2
+
+
+# --- Compose's edge conditions ----------------------------------------------------------
+
+
+def _edges(dep_state: ContainerState, condition: str, required: bool = True,
+           dep_probes=(), dep: Service | None = None):  # type: ignore[no-untyped-def]
+    from console.model import Dependency
+
+    dependency = dep or svc("db")
+    app = Service("app", depends_on=("db",), checks=(HTTP,),
+                  edges=(Dependency("db", condition, required),))  # type: ignore[arg-type]
+    stack = Stack("t", (dependency, app))
+    states = {"db": dep_state, "app": running("app")}
+    return evaluate(stack, states, {"db": list(dep_probes), "app": [ok()]}, NOW).get("app")
+
+
+def test_service_started_is_met_by_any_started_container_or_a_completed_job():
+    unhealthy_db = running("db")
+    assert _edges(unhealthy_db, "service_started", dep_probes=[fail()]).state \
+        is State.OPERATIONAL
+    assert _edges(running("db", state="exited", exit_code=1), "service_started").state \
+        is State.BLOCKED
+    job = Service("db", oneshot=True)
+    done = running("db", state="exited", exit_code=0)
+    assert _edges(done, "service_started", dep=job).state is State.OPERATIONAL
+
+
+def test_service_healthy_needs_the_dependency_operational():
+    blocked = _edges(running("db"), "service_healthy", dep_probes=[fail()])
+    assert (blocked.state, blocked.blocked_by) == (State.BLOCKED, ("db",))
+    assert blocked.issues[-1] == "blocked by db"
+    assert _edges(running("db"), "service_healthy", dep_probes=[ok()]).state \
+        is State.OPERATIONAL
+
+
+def test_service_completed_successfully_needs_exit_zero_and_optional_edges_never_block():
+    job = Service("db", oneshot=True)
+    assert _edges(running("db", state="exited", exit_code=0),
+                  "service_completed_successfully", dep=job).state is State.OPERATIONAL
+    assert _edges(running("db"), "service_completed_successfully", dep=job,
+                  dep_probes=[ok()]).state is State.BLOCKED  # still running: not done
+    assert _edges(running("db", state="exited", exit_code=2), "service_completed_successfully",
+                  dep=job).blocked_by == ("db",)
+    assert _edges(running("db", state="exited", exit_code=2), "service_healthy",
+                  required=False).state is State.OPERATIONAL
+
+
+def test_healthy_means_the_dependencys_own_edges_are_met_too():
+    """web -> api (operational) -> db (failing): web is blocked, the chain names api <- db,
+    and the root cause is db, not the operational api."""
+    stack = Stack("t", (svc("db"), svc("api", ("db",)), svc("web", ("api",))))
+    states = {n: running(n) for n in ("db", "api", "web")}
+    st = evaluate(stack, states, {"db": [fail()], "api": [ok()], "web": [ok()]}, NOW)
+    web = st.get("web")
+    assert (web.state, web.blocked_by, web.issues[-1]) == (
+        State.BLOCKED, ("api", "db"), "blocked by api <- db")
+    assert [s.name for s in st.services if s.root_cause] == ["db"]
+    assert st.get("db").blast_radius == ("api", "web")
+    assert st.get("api").state is State.BLOCKED
+    assert st.get("api").blast_radius == ("web",)  # blocked counts as failing: web goes too
+    assert st.get("web").blast_radius == ()  # nothing depends on web
