@@ -1136,3 +1136,110 @@ def test_sigkill_at_random_moments_leaves_the_file_whole(tmp_path: Path, delay: 
     backup = target.with_name(target.name + ".bak")
     if backup.exists():
         assert backup.read_text() == old
+
+
+# --- what `secrets scan` reads, and how it names what it cannot read --------------------
+
+
+def test_files_are_read_or_refused_in_one_line_naming_them(tmp_path: Path) -> None:
+    from actions.secrets.scan import SecretsError, read_text_file
+
+    good = tmp_path / "compose.yml"
+    good.write_text("services: {}\n")
+    assert read_text_file(good) == "services: {}\n"
+    with pytest.raises(SecretsError, match=r"^.*compose-missing\.yml: file not found$"):
+        read_text_file(tmp_path / "compose-missing.yml")
+    with pytest.raises(SecretsError, match=r": is a directory, not a file$"):
+        read_text_file(tmp_path)
+    latin = tmp_path / "latin.env"
+    latin.write_bytes(b"PASSWORD=caf\xe9\n")
+    with pytest.raises(SecretsError, match=r"latin\.env: not UTF-8 text$"):
+        read_text_file(latin)
+
+
+def test_kinds_and_copies_by_name() -> None:
+    from actions.secrets.scan import classify, copy_of
+
+    assert [classify(Path(n)) for n in ("stack.toml", ".env", ".env.production", "prod.env",
+                                        "compose.yml", "docker-compose.override.yaml")] == [
+        "toml", "env", "env", "env", "compose", "compose"]
+    assert copy_of("docker-compose.yml.bak") == "docker-compose.yml"
+    assert copy_of("..env.0123456789ab.tmp") == ".env"  # `.x.<hex>.tmp` is a temporary of x
+    assert copy_of(".compose.yml.0123456789ab.tmp") == "compose.yml"
+    assert copy_of(".bak") is None
+    assert copy_of("compose.yml") is None
+    assert copy_of(".compose.yml.xyz.tmp") is None  # not the console's temporary
+
+
+def test_a_directory_yields_compose_env_files_and_their_copies(tmp_path: Path) -> None:
+    from actions.secrets.scan import discover
+
+    for name in ("compose.yml", "compose.yml.bak", ".env", "notes.txt", "docker-compose.ci.yml"):
+        (tmp_path / name).write_text("x: 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.env").symlink_to(tmp_path / ".env")
+    targets = discover([str(tmp_path)], None)
+    named = {Path(t.label).name: (t.kind, t.copy) for t in targets if t.path is not None}
+    assert named == {"compose.yml": ("compose", False), "compose.yml.bak": ("compose", True),
+                     ".env": ("env", False), "docker-compose.ci.yml": ("compose", False)}
+    assert targets[-1].label == "<bundled stack file>"
+
+
+def test_a_named_file_brings_its_copies_and_a_missing_one_is_refused(tmp_path: Path) -> None:
+    from actions.secrets.scan import SecretsError, discover
+
+    compose = tmp_path / "compose.yml"
+    compose.write_text("services: {}\n")
+    (tmp_path / "compose.yml.bak").write_text("services: {}\n")
+    (tmp_path / ".compose.yml.0123456789ab.tmp").write_text("services: {}\n")
+    (tmp_path / "other.yml.bak").write_text("x\n")
+    labels = [Path(t.label).name for t in discover([str(compose)], None) if t.path]
+    assert labels == ["compose.yml", ".compose.yml.0123456789ab.tmp", "compose.yml.bak"]
+    with pytest.raises(SecretsError, match=r"nowhere\.yml: file not found"):
+        discover([str(tmp_path / "nowhere.yml")], None)
+    with pytest.raises(SecretsError, match=r"nostack\.toml: file not found"):
+        discover([str(compose)], str(tmp_path / "nostack.toml"))
+
+
+def test_a_copy_cut_short_is_still_scanned_line_by_line(tmp_path: Path) -> None:
+    """A `.bak` left by a crash mid-write is not valid YAML but holds the secrets: it is
+    read line by line; the original file in the same state is an error, not a guess."""
+    from actions.secrets.scan import ScanTarget, SecretsError, scan_target
+
+    cut = "services:\n  db:\n    environment:\n      POSTGRES_PASSWORD: Xq7!vLm2pR9\n  web: [\n"
+    copy = tmp_path / "compose.yml.bak"
+    copy.write_text(cut)
+    copy.chmod(0o644)
+    found = scan_target(ScanTarget(str(copy), "compose", copy, copy=True))
+    assert [(f.line, f.key) for f in found][:1] == [(4, "POSTGRES_PASSWORD")]
+    assert found[-1].kind == "mode" and "(mode 0644)" in found[-1].reason
+    copy.chmod(0o600)
+    assert not [f for f in scan_target(ScanTarget(str(copy), "compose", copy, copy=True))
+                if f.kind == "mode"]
+    original = tmp_path / "compose.yml"
+    original.write_text(cut)
+    with pytest.raises(SecretsError):
+        scan_target(ScanTarget(str(original), "compose", original))
+
+
+def test_environment_items_without_a_value_pass_through() -> None:
+    text = ("services:\n  api:\n    environment:\n      - JWT_SECRET\n"
+            "      - DB_PASSWORD=Zr8#kWq3nL5\n")
+    found = scan_compose_text(text, "c.yml").findings
+    assert [(f.line, f.key) for f in found] == [(5, "DB_PASSWORD")]
+
+
+def test_image_digests_are_not_generated_keys() -> None:
+    digest = "sha256:" + "3f" * 32
+    text = f"services:\n  api:\n    image: redis@{digest}\n"
+    assert scan_compose_text(text, "c.yml").findings == []
+
+
+def test_a_stack_file_nested_too_deep_is_refused_naming_the_line() -> None:
+    from actions.secrets.scan import SecretsError
+
+    deep = "x = 1\ny = " + "[" * 2000 + "]" * 2000 + "\n"
+    with pytest.raises(SecretsError, match=r"^s\.toml:2: refused: arrays or inline tables"):
+        scan_toml_text(deep, "s.toml")
+    with pytest.raises(SecretsError, match=r"^s\.toml: not valid TOML"):
+        scan_toml_text("a = [\n", "s.toml")
