@@ -1229,10 +1229,15 @@ def test_environment_items_without_a_value_pass_through() -> None:
     assert [(f.line, f.key) for f in found] == [(5, "DB_PASSWORD")]
 
 
-def test_image_digests_are_not_generated_keys() -> None:
-    digest = "sha256:" + "3f" * 32
-    text = f"services:\n  api:\n    image: redis@{digest}\n"
-    assert scan_compose_text(text, "c.yml").findings == []
+def test_image_digests_are_not_generated_keys_but_random_tokens_are() -> None:
+    import secrets as random_source
+
+    def findings(value: str) -> list[str]:
+        text = f"services:\n  api:\n    environment:\n      BASE_IMAGE: \"{value}\"\n"
+        return [f.kind for f in scan_compose_text(text, "c.yml").findings]
+
+    assert findings(f"registry/app@sha256:{random_source.token_hex(32)}") == []
+    assert findings("Zx8Qp2Lm7Vn4Rt6Yw1Ks9Hd3Fg5Jc0Ab") == ["entropy"]
 
 
 def test_a_stack_file_nested_too_deep_is_refused_naming_the_line() -> None:
