@@ -96,3 +96,60 @@ async def test_a_status_change_repaints_its_rows_only_and_the_screen_shows_it() 
         await pilot.pause()
     assert kafka in rendered
     assert set(rendered) <= {kafka, header}, sorted(set(rendered))
+
+
+async def test_time_passing_repaints_no_row_but_a_new_minute_or_a_young_service() -> None:
+    """Seven seconds later every uptime has grown: the matrix counts whole minutes (as
+    `docker ps` does), so no row is rendered again except the service up for seconds (and
+    the one that crosses into a new minute). Seconds on every row repainted all 40 rows at
+    every refresh, in front of the row that really changed."""
+    from dataclasses import replace
+
+    monitor = StaticMonitor(build_status())
+    ctx = make_context()
+    ctx.monitor = monitor  # type: ignore[assignment]
+    app = build_app(ctx)
+    async with app.run_test(size=(160, 48)) as pilot:  # wide: the Uptime column shows
+        await wait_until(pilot, lambda: app.status is not None and bool(
+            app.screen.query(ServiceTable)) and app.screen.query_one(ServiceTable).row_count,
+            "the first matrix")
+        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+        await pilot.pause(0.2)
+        table = app.screen.query_one(ServiceTable)
+
+        async def seconds_later(seconds: int) -> None:
+            later = tuple(replace(s, uptime_s=None if s.uptime_s is None else s.uptime_s + seconds)
+                          for s in monitor.status.services)
+            monitor.status = replace(monitor.status, services=later,
+                                     taken_at=monitor.status.taken_at + timedelta(seconds=seconds))
+            app.request_refresh()
+            await wait_until(pilot, lambda: app.status is monitor.status, "the later snapshot")
+            await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+            await pilot.pause(0.2)
+
+        await seconds_later(1)  # a first refresh and its frame: the table's steady state
+        before = {s.name: s.uptime_s for s in monitor.status.services}
+        rendered: list[int] = []
+        compute = table._compute_row_renderables
+
+        def counting(row_index: int):  # type: ignore[no-untyped-def]
+            rendered.append(row_index)
+            return compute(row_index)
+
+        table._compute_row_renderables = counting  # type: ignore[method-assign]
+        await seconds_later(7)
+        assert any(c.key == "uptime" for c in table._columns)
+        seen = set(rendered)  # before the App closes (its teardown re-renders everything)
+        moved = {table.get_row_index(name) for name, up in before.items()
+                 if up is not None and (up < 60 or int(up) // 60 != int(up + 7) // 60)}
+    assert moved, "the fixed scene has a service up for seconds"
+    assert seen <= moved, sorted(seen)
+
+
+def test_uptime_counts_whole_minutes_in_the_matrix_and_seconds_in_details() -> None:
+    from ui.widgets.status_style import format_uptime
+
+    shown = [format_uptime(s) for s in (None, 0, 59.9, 60, 250, 3599, 3600, 7500, 90061)]
+    assert shown == ["—", "0s", "59s", "1m", "4m", "59m", "1h00m", "2h05m", "1d01h"]
+    assert format_uptime(250, precise=True) == "4m10s"
+    assert format_uptime(45, precise=True) == "45s"
