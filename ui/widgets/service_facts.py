@@ -43,7 +43,8 @@ def summary_text(service: ServiceStatus, palette: StatusPalette) -> Text:
     text.append("\n")
     text.append(state_text(service), style=palette.tone(state_tone(service.state)))
     text.append(safe_str(f"  runtime {service.runtime_state} · health {service.health}"))
-    text.append(f" · up {format_uptime(service.uptime_s, precise=True)} · restarts {service.restart_count}")
+    up = format_uptime(service.uptime_s, precise=True)
+    text.append(f" · up {up} · restarts {service.restart_count}")
     return text
 
 
