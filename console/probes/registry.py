@@ -10,6 +10,7 @@ never failing for want of descriptors).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from console.probes.common import error_words, failed
 from console.probes.exec import ExecProbe
 from console.probes.http import HttpProbe
 from console.probes.kafka import KafkaProbe
-from console.probes.limits import lanes
+from console.probes.limits import PaceSlot, lanes
 from console.probes.postgres import PostgresProbe
 from console.probes.redis import RedisProbe
 from console.probes.tcp import TcpProbe
@@ -60,8 +61,11 @@ async def run_check(
             started.set()  # promised before every return: callers may wait on it
         return failed(check, f"unknown check kind {check.kind!r}")
     all_lanes = lanes()
-    lane = all_lanes.exec if check.kind == "exec" or check.where == "inside" else all_lanes.network
-    async with lane:
+    through_exec = check.kind == "exec" or check.where == "inside"
+    lane = all_lanes.exec if through_exec else all_lanes.network
+    # Network probes are also paced: a few at a time for their first moments (limits).
+    paced = contextlib.nullcontext() if through_exec else PaceSlot(all_lanes.paced)
+    async with lane, paced:
         if started is not None:
             started.set()
         try:

@@ -95,3 +95,56 @@ async def test_a_failed_probe_still_reports_how_long_it_tried() -> None:
         result = await run_check(HealthCheck("http", port=port, timeout=0.5), Service("api"))
     assert not result.ok and result.error == "timed out after 0.5s"
     assert result.latency_ms >= 500
+
+
+def _count_concurrent(seen: list[int], answer_after: float) -> Any:
+    """A handler that notes how many requests it holds at once."""
+    holding = [0]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        holding[0] += 1
+        seen.append(holding[0])
+        await asyncio.sleep(answer_after)
+        holding[0] -= 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+        await writer.drain()
+        writer.close()
+    return handler
+
+
+async def test_a_refresh_never_asks_more_services_at_once_than_its_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight services asked in one refresh with a pace of two: never more than two
+    requests in the services' hands at once (forty at once on two cores made each read
+    ~10x a lone curl: bench/latency_truth.py), and all eight answer."""
+    monkeypatch.setattr(limits, "PACE_HOLD_S", 30.0)  # every answer comes within the hold
+    limits.configure(64, paced=2)
+    seen: list[int] = []
+    server, port = await _serve_on_low_port(_count_concurrent(seen, 0.05))
+    async with server:
+        check = HealthCheck("http", port=port, timeout=10.0)
+        results = await run_checks([(Service(f"s{i}"), check) for i in range(8)])
+    assert [r.ok for r in results] == [True] * 8
+    assert len(seen) == 8 and max(seen) == 2, seen
+
+
+async def test_a_hanging_service_gives_its_pace_slot_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a pace of one, a service that never answers holds the slot only for the pace's
+    hold, not for its timeout: the next service is asked and answers while the hanging
+    probe still waits."""
+    monkeypatch.setattr(limits, "PACE_HOLD_S", 0.2)
+    limits.configure(64, paced=1)
+    hang, hang_port = await _serve_on_low_port(_answer_after(60))
+    quick, quick_port = await _serve_on_low_port(_answer_after(0))
+    async with hang, quick:
+        hanging = asyncio.ensure_future(
+            run_check(HealthCheck("http", port=hang_port, timeout=20.0), Service("stuck")))
+        await asyncio.sleep(0.05)  # the hanging one has the slot
+        answered = await asyncio.wait_for(
+            run_check(HealthCheck("http", port=quick_port, timeout=10.0), Service("fine")), 15)
+        assert answered.ok and not hanging.done()
+        hanging.cancel()
