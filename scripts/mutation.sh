@@ -5,6 +5,7 @@
 #
 #   bash scripts/mutation.sh            # all four targets
 #   bash scripts/mutation.sh masking    # one: status | masking | model | secrets
+#   MUTATION_OUT=DIR bash scripts/mutation.sh ...   # also keep each survivor's diff in DIR
 #
 # Targets and the tests that guard them:
 #   status   console/status/engine.py   tests/unit/test_status_engine.py tests/unit/test_status_rules.py
@@ -49,6 +50,14 @@ TOML
    total=$((killed + survived))
    echo "killed $killed, survived $survived (other: $other)"
    [ "$total" -gt 0 ] && echo "score: $((100 * killed / total))%"
-   grep ': survived' results.txt | head -40)
+   grep ': survived' results.txt | head -40
+   # Each survivor's diff, to tell a missing test from an equivalent mutant.
+   if [ -n "${MUTATION_OUT:-}" ]; then
+     mkdir -p "$MUTATION_OUT"
+     for name in $(grep ': survived' results.txt | sed 's/: survived//'); do
+       "$OLDPWD/.venv/bin/mutmut" show "$name" 2>/dev/null
+     done > "$MUTATION_OUT/$target-survivors.diff"
+     echo "survivors' diffs: $MUTATION_OUT/$target-survivors.diff"
+   fi)
   rm -rf "$work"; trap - EXIT
 done
