@@ -9,6 +9,7 @@
 #
 # Targets and the tests that guard them:
 #   status   console/status/engine.py   tests/unit/test_status_engine.py tests/unit/test_status_rules.py
+#                                       tests/unit/test_k8s_status.py (a workload verdict)
 #   masking  console/masking.py         tests/unit/test_masking.py tests/unit/test_logbuffer.py
 #   model    console/model.py           tests/unit/test_stackfile.py
 #   secrets  actions/secrets/scan.py    tests/unit/test_secrets.py
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 declare -A SOURCE=([status]=console/status/engine.py [masking]=console/masking.py
                    [model]=console/model.py [secrets]=actions/secrets/scan.py)
-declare -A TESTS=([status]="tests/unit/test_status_engine.py tests/unit/test_status_rules.py"
+declare -A TESTS=([status]="tests/unit/test_status_engine.py tests/unit/test_status_rules.py tests/unit/test_k8s_status.py"
                   [masking]="tests/unit/test_masking.py tests/unit/test_logbuffer.py"
                   [model]="tests/unit/test_stackfile.py"
                   [secrets]="tests/unit/test_secrets.py")

@@ -286,3 +286,147 @@ def test_healthy_means_the_dependencys_own_edges_are_met_too():
     assert st.get("api").state is State.BLOCKED
     assert st.get("api").blast_radius == ("web",)  # blocked counts as failing: web goes too
     assert st.get("web").blast_radius == ()  # nothing depends on web
+
+
+# --- every field the matrix, details and JSON read -----------------------------------------
+
+
+def test_a_service_status_carries_every_fact_the_screens_show():
+    tcp = HealthCheck(kind="tcp", port=5432)
+    db = Service("db", tier="infrastructure", phase=0, checks=(tcp,), ports=(5432,))
+    api = Service("api", tier="core", phase=2, depends_on=("db",), checks=(HTTP,),
+                  ports=(3001, 3002))
+    stack = Stack("t", (db, api), tiers=("infrastructure", "core"))
+    container = running("api", restart_count=2, health="healthy")
+    probes = {"db": [ok(check=tcp, ms=4.0)],
+              "api": [ok(ms=7.5), ok(where="inside", ms=2.0)]}
+    st = evaluate(stack, {"db": running("db"), "api": container}, probes, NOW,
+                  runtime_name="kubernetes")
+    a = st.get("api")
+    assert (a.name, a.tier, a.phase, a.state, a.runtime_state, a.health) == (
+        "api", "core", 2, State.OPERATIONAL, "running", "healthy")
+    assert (a.reachable_host, a.reachable_inside, a.deps_met, a.unmet_deps) == (
+        True, True, True, ())
+    assert (a.restart_count, a.restart_loop, a.stuck, a.uptime_s) == (2, False, False, 180)
+    assert a.latency_ms == 7.5  # the slowest probe when all pass
+    assert (a.ports, a.depends_on, a.container) == ((3001, 3002), ("db",), container)
+    assert a.probes == tuple(probes["api"])
+    assert (a.root_cause, a.blocked_by, a.blast_radius, a.issues) == (False, (), (), ())
+    assert (st.stack_name, st.taken_at, st.runtime_name, st.runtime_error, st.tiers) == (
+        "t", NOW, "kubernetes", "", ("infrastructure", "core"))
+
+
+def test_latency_shown_is_the_failing_probes_when_one_fails():
+    tcp = HealthCheck(kind="tcp", port=5432)
+    s = _one(svc("a", checks=(HTTP, tcp)), running("a"),
+             [ok(ms=9.0), fail(check=tcp, ms=2.0)])
+    assert s.latency_ms == 2.0
+    assert _one(svc("a", checks=()), running("a", health="healthy")).latency_ms is None
+
+
+def test_an_unreachable_runtime_is_unknown_for_every_service_and_says_why():
+    stack = Stack("t", (svc("a"), svc("b", ("a",))))
+    st = evaluate(stack, {}, {}, NOW, runtime_error="connection refused")
+    assert [(s.state, s.issues[0]) for s in st.services] == [
+        (State.UNKNOWN, "runtime unreachable: connection refused")] * 2
+    assert st.runtime_error == "connection refused"
+    assert [s.root_cause for s in st.services] == [False, False]  # unknown is no culprit
+    assert st.get("a").blast_radius == ()
+
+
+def test_a_dependency_missing_from_the_stack_never_blocks():
+    s = evaluate(Stack("t", (svc("a", ("elsewhere",)),)), {"a": running("a")},
+                 {"a": [ok()]}, NOW).get("a")
+    assert (s.state, s.deps_met, s.unmet_deps) == (State.OPERATIONAL, True, ())
+
+
+def test_blocked_keeps_its_own_issues_and_names_what_blocks_it():
+    stack = Stack("t", (svc("db"), svc("api", ("db",))))
+    st = evaluate(stack, {"db": running("db", state="exited", exit_code=3), "api": running("api")},
+                  {"api": [fail()]}, NOW)
+    api = st.get("api")
+    assert api.state is State.UNHEALTHY  # failing on its own: not merely blocked
+    assert api.issues == ("unhealthy: http 127.0.0.1:3001/health: connection refused",
+                          "blocked by db")
+    assert (api.deps_met, api.unmet_deps, api.root_cause) == (False, ("db",), False)
+    assert st.get("db").issues == ("exited with code 3",)
+    assert [s.name for s in st.root_causes()] == ["db"]
+
+
+def test_restart_words_round_to_minutes_and_count_only_the_window():
+    from console.status.engine import RESTART_LOOP_COUNT
+
+    recent = tuple(NOW - timedelta(seconds=s) for s in (400, 150, 95, 20))  # 400 s: outside
+    s = _one(svc("a"), running("a", recent_restarts=recent, restart_count=4,
+                               started_at=NOW - timedelta(seconds=20)), [fail()])
+    assert RESTART_LOOP_COUNT == 3
+    assert s.state is State.RESTART_LOOP and s.restart_loop
+    assert s.issues == ("restart loop: 3 restarts in 2 min",)
+    two = _one(svc("a"), running("a", recent_restarts=recent[2:]), [fail()])
+    assert two.state is State.UNHEALTHY  # two restarts are not a loop
+
+
+# --- the Health column, and the edges of the loop and hysteresis rules ---------------------
+
+
+def test_the_health_column_for_each_situation():
+    from console.status.engine import History
+
+    job = Service("migrate", oneshot=True)
+    seen = {
+        "running, probes pass": _one(svc("a"), running("a"), [ok()]).health,
+        "probe fails": _one(svc("a"), running("a"), [fail()]).health,
+        "no container": _one(svc("a"), None).health,
+        "created": _one(svc("a"), running("a", state="created")).health,
+        "exited": _one(svc("a"), running("a", state="exited", exit_code=1)).health,
+        "job done": _one(job, running("migrate", state="exited", exit_code=0)).health,
+        "no checks": _one(svc("a", checks=()), running("a")).health,
+        "404 only": _one(svc("a"), running("a"), [fail(error="HTTP 404")]).health,
+        "forwarding": _one(svc("a"), running("a"), [fail(), ok(where="inside")]).health,
+        "docker unhealthy": _one(svc("a", checks=()), running("a", health="unhealthy")).health,
+    }
+    assert seen == {
+        "running, probes pass": "healthy", "probe fails": "unhealthy", "no container": "unknown",
+        "created": "unknown", "exited": "unknown", "job done": "completed", "no checks": "none",
+        "404 only": "none", "forwarding": "healthy", "docker unhealthy": "unhealthy"}
+    done = _one(job, running("migrate", state="exited", exit_code=0))
+    assert (done.state, done.issues) == (State.OPERATIONAL, ("completed: exited with code 0",))
+    st = evaluate(Stack("t", (svc("a"),)), {}, {}, NOW, runtime_error="down")
+    assert (st.get("a").health, st.runtime_name) == ("unknown", "docker")
+    # A probe failure held back by hysteresis reads healthy and keeps what was reachable.
+    held = evaluate(Stack("t", (svc("a"),)), {"a": running("a")},
+                    {"a": [fail(), ok(where="inside")]}, NOW,
+                    history=History({"a": State.OPERATIONAL}, {"a": 1})).get("a")
+    assert (held.state, held.health, held.reachable_host, held.reachable_inside) == (
+        State.OPERATIONAL, "healthy", False, True)
+    assert held.issues[0].startswith("probe failed 1 of 2 times in a row before it counts:")
+    unknown_rounds = evaluate(Stack("t", (svc("a"),)), {"a": running("a")}, {"a": [fail()]},
+                              NOW, history=History({"a": State.OPERATIONAL}, {})).get("a")
+    assert unknown_rounds.state is State.UNHEALTHY  # no count kept: it counts at once
+
+
+def test_a_loop_ends_exactly_at_the_settle_time_and_names_a_nonzero_last_exit():
+    from console.status.engine import LOOP_SETTLE
+
+    settle = LOOP_SETTLE.total_seconds()
+    restarts = tuple(NOW - timedelta(seconds=s) for s in (120, 90, settle))
+    at_settle = _one(svc("a"), running("a", recent_restarts=restarts,
+                                       started_at=NOW - timedelta(seconds=settle)), [ok()])
+    assert at_settle.state is State.OPERATIONAL
+    assert at_settle.issues == ("recent restarts: 3 restarts in 2 min",)
+    looping = _one(svc("a"), running("a", recent_restarts=restarts, exit_code=0), [fail()])
+    assert (looping.issues, looping.health) == (("restart loop: 3 restarts in 2 min",),
+                                                "unhealthy")
+    crashed = _one(svc("a"), running("a", recent_restarts=restarts, exit_code=1), [fail()])
+    assert crashed.issues == ("restart loop: 3 restarts in 2 min, last exit code 1",)
+
+
+def test_blast_radius_on_its_own_matches_the_snapshots():
+    from console.status.engine import blast_radius
+
+    stack = Stack("t", (svc("db"), svc("a", ("db",)), svc("b", ("a",)), svc("c")))
+    assert blast_radius(stack, "db") == ("a", "b")
+    assert blast_radius(stack, "c") == ()
+    st = evaluate(stack, {n: running(n) for n in ("db", "a", "b", "c")},
+                  {"db": [fail()], "a": [ok()], "b": [ok()], "c": [ok()]}, NOW)
+    assert st.get("db").blast_radius == blast_radius(stack, "db")
