@@ -245,7 +245,7 @@ async def test_secrets_flow_scan_generate_apply_masks_values_and_writes_0600(
     from tests.ui_data import make_context
 
     compose = tmp_path / "docker-compose.yml"
-    compose.write_text((Path(__file__).parent / "data" / "compose-realistic.yml").read_text())
+    compose.write_text((Path(__file__).parents[1] / "data" / "compose-realistic.yml").read_text())
     original = compose.read_text()
     ctx = replace(make_context(), compose_path=str(compose))
     app = build_app(ctx)

@@ -140,7 +140,7 @@ async def test_esc_from_a_guided_chain_returns_to_where_it_started(tmp_path, mon
     from ui.screens.action import ActionScreen
 
     compose = tmp_path / "docker-compose.yml"
-    compose.write_text((Path(__file__).parent / "data" / "compose-realistic.yml").read_text())
+    compose.write_text((Path(__file__).parents[1] / "data" / "compose-realistic.yml").read_text())
     monkeypatch.chdir(tmp_path)
     app = build_app(dc_replace(make_context(), compose_path=str(compose)))
     async with app.run_test(size=(100, 30)) as pilot:
