@@ -586,3 +586,47 @@ def test_dependents_transitive_cycles_and_layers() -> None:
             Service("c", depends_on=("a",)), Service("d", depends_on=("a",))]
     assert find_cycle(loop) == ["a", "b", "c", "a"]
     assert find_cycle([Service("s", depends_on=("s",))]) == ["s", "s"]
+
+
+def test_with_project_changes_the_project_and_nothing_else() -> None:
+    import dataclasses
+
+    from console.model import ComposeSource, KubernetesSettings, Service, Stack, TemporalSettings
+
+    stack = Stack("erp", (Service("a"),), project="p1", tiers=("core",), phases={0: "infra"},
+                  temporal=TemporalSettings("127.0.0.1:7233"), source="s.toml",
+                  kubernetes=KubernetesSettings(namespace="erp"),
+                  compose=ComposeSource(files=("/x/compose.yml",)))
+    moved = stack.with_project("p2")
+    assert moved.project == "p2"
+    for f in dataclasses.fields(Stack):
+        if f.name != "project":
+            assert getattr(moved, f.name) == getattr(stack, f.name), f.name
+
+
+def test_transitive_is_breadth_first_each_once_and_never_the_start() -> None:
+    from console.model import transitive
+
+    edges = {"a": ["b", "c"], "b": ["d", "a"], "c": ["d", "e"], "d": ["a"], "e": []}
+    assert transitive("a", edges) == ["b", "c", "d", "e"]  # a itself never, d once
+    assert transitive("e", edges) == []
+    assert transitive("zz", edges) == []
+
+
+def test_dependents_list_every_service_even_without_dependents() -> None:
+    from console.model import Service, dependents_map
+
+    out = dependents_map([Service("db"), Service("api", depends_on=("db", "ext")),
+                          Service("web", depends_on=("api", "db"))])
+    assert out == {"db": ["api", "web"], "api": ["web"], "web": [], "ext": ["api"]}
+
+
+def test_find_cycle_returns_the_path_of_the_first_cycle_found() -> None:
+    from console.model import Service
+
+    chain = [Service("a", depends_on=("b", "x")), Service("b", depends_on=("c",)),
+             Service("c", depends_on=("b",)), Service("x")]
+    assert find_cycle(chain) == ["b", "c", "b"]  # not starting at a, which is no part of it
+    late = [Service("ok"), Service("p", depends_on=("q",)), Service("q", depends_on=("p",))]
+    assert find_cycle(late) == ["p", "q", "p"]  # found after a clean service
+    assert find_cycle([Service("a", depends_on=("b",)), Service("b")]) is None
