@@ -630,3 +630,5 @@ def test_find_cycle_returns_the_path_of_the_first_cycle_found() -> None:
     late = [Service("ok"), Service("p", depends_on=("q",)), Service("q", depends_on=("p",))]
     assert find_cycle(late) == ["p", "q", "p"]  # found after a clean service
     assert find_cycle([Service("a", depends_on=("b",)), Service("b")]) is None
+    outside_first = [Service("a", depends_on=("elsewhere", "b")), Service("b", depends_on=("a",))]
+    assert find_cycle(outside_first) == ["a", "b", "a"]  # a dependency outside is skipped
