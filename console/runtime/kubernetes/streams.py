@@ -6,6 +6,7 @@ server picks v5 (KEP-4006: the same channels plus a close signal, channel 255), 
 one v4. stdout and stderr come back on channels 1 and 2, and a metav1.Status on channel 3:
 Success, NonZeroExitCode with the code in `details.causes` (reason ExitCode), or any other
 failure (InternalError when the command cannot even start) whose message is the answer.
+An exec that times out or is abandoned is killed inside the pod by a second exec (PodExec).
 Logs are one reader thread per pod (GET .../pods/NAME/log, raw), merged: the tail of
 every pod sorted by timestamp, then followed lines as they arrive, each tagged with its pod.
 Every call names its container: the one asked for, else the pod's
