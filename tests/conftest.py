@@ -109,6 +109,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(folder or layer)
     if misfiled:
         raise pytest.UsageError("tests in the wrong layer folder:\n  " + "\n  ".join(misfiled))
+    # Fast layers first, integration last: its session-scoped Docker lab keeps containers
+    # (on fixed loopback ports such as 24200) up until the session ends, and a demo started
+    # by a unit test after them found its own ports taken (CI, d1be61b).
+    items.sort(key=lambda item: LAYERS.index(folder_of(item) or layer_of(item)))
 
 
 @pytest.fixture
