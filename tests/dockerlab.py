@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import random
 import shutil
 import signal
 import socket
@@ -55,11 +56,29 @@ def docker_available() -> tuple[bool, str]:
     return True, ""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the kernel picks it; a race is unlikely)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now, below the kernel's ephemeral range.
+
+    Binding to port 0 hands out a port from the ephemeral range (32768-60999), where the
+    machine's own outgoing connections take ports at random: a server there can find its
+    port taken, or take one a client wanted. So a port is drawn from 26000-31999 (fixed
+    test ports sit at 24200-25999), checked free, and never handed out twice in a session.
+    """
+    for _ in range(200):
+        port = random.randrange(26000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port in 26000-31999")
 
 
 # --- the image ----------------------------------------------------------------------------

@@ -41,17 +41,17 @@ from console.forwarder import ExecTarget, ForwarderManager, TcpTarget
 from console.model import HealthCheck, Service, Stack
 from console.runtime.base import ContainerState
 from tests.conftest import require
+from tests.fixtures_services import free_port as any_free_port
 
 CID = "3f4e5d6c7b8a" + "0" * 52
 ALL_LOOPBACK = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
 
 
 def free_port(*hosts: str) -> int:
-    """A port nobody listens on at any of the given loopback addresses."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind((hosts[0], 0))
-            port = probe.getsockname()[1]
+    """A port nobody listens on at any of the given loopback addresses, below the kernel's
+    ephemeral range (tests.fixtures_services.free_port says why)."""
+    for _ in range(200):
+        port = any_free_port()
         if all(_bindable(h, port) for h in hosts):
             return port
     raise RuntimeError("no free port")
