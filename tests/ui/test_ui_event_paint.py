@@ -20,6 +20,14 @@ from ui.widgets.service_table import ServiceTable
 SIZE = (120, 40)
 
 
+async def first_matrix(pilot, app) -> None:  # type: ignore[no-untyped-def]
+    """The matrix is on screen and no listing or refresh is running."""
+    await wait_until(pilot, lambda: app.status is not None and bool(
+        app.screen.query(ServiceTable)) and app.screen.query_one(ServiceTable).row_count,
+        "the first matrix")
+    await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+
+
 class KillMonitor(StaticMonitor):
     """After the kill, the listing says kafka exited; a full refresh notes what was on
     screen when it started."""
@@ -41,10 +49,7 @@ async def test_a_killed_container_is_painted_before_the_probes_start() -> None:
     ctx.monitor = monitor  # type: ignore[assignment]
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.status is not None and bool(
-            app.screen.query(ServiceTable)) and app.screen.query_one(ServiceTable).row_count,
-            "the first matrix")
-        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+        await first_matrix(pilot, app)
         monitor.table = app.screen.query_one(ServiceTable)
         monitor.status = with_service(monitor.status, "kafka", state=State.EXITED)
         monitor.push(RuntimeEvent("kafka", "die", FIXED_NOW + timedelta(seconds=1)))
@@ -61,10 +66,7 @@ async def test_a_status_change_repaints_its_rows_only_and_the_screen_shows_it() 
     ctx.monitor = monitor  # type: ignore[assignment]
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.status is not None and bool(
-            app.screen.query(ServiceTable)) and app.screen.query_one(ServiceTable).row_count,
-            "the first matrix")
-        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+        await first_matrix(pilot, app)
         table = app.screen.query_one(ServiceTable)
         # A first change and its frame: from here on the table is in its steady state.
         monitor.status = with_service(monitor.status, "redis", state=State.EXITED)
@@ -110,10 +112,7 @@ async def test_time_passing_repaints_no_row_but_a_new_minute_or_a_young_service(
     ctx.monitor = monitor  # type: ignore[assignment]
     app = build_app(ctx)
     async with app.run_test(size=(160, 48)) as pilot:  # wide: the Uptime column shows
-        await wait_until(pilot, lambda: app.status is not None and bool(
-            app.screen.query(ServiceTable)) and app.screen.query_one(ServiceTable).row_count,
-            "the first matrix")
-        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+        await first_matrix(pilot, app)
         await pilot.pause(0.2)
         table = app.screen.query_one(ServiceTable)
 
