@@ -152,3 +152,35 @@ def test_uptime_counts_whole_minutes_in_the_matrix_and_seconds_in_details() -> N
     assert shown == ["—", "0s", "59s", "1m", "4m", "59m", "1h00m", "2h05m", "1d01h"]
     assert format_uptime(250, precise=True) == "4m10s"
     assert format_uptime(45, precise=True) == "45s"
+
+
+async def test_every_cell_that_changed_in_one_row_is_what_the_screen_shows() -> None:
+    """A container exits: its State, Issues and more change in one refresh. The row's caches
+    are dropped once for all of them; the line on screen must carry each new cell, not the
+    first one with the rest from before."""
+    monitor = StaticMonitor(build_status())
+    ctx = make_context()
+    ctx.monitor = monitor  # type: ignore[assignment]
+    app = build_app(ctx)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_matrix(pilot, app)
+        table = app.screen.query_one(ServiceTable)
+        name = [s.name for s in monitor.status.services  # not the cursor's row: cached
+                if s.state is State.OPERATIONAL and s.latency_ms is not None][3]
+        before = [cell.plain for cell in table.get_row(name)]
+        monitor.status = with_service(monitor.status, name, state=State.EXITED,
+                                      runtime_state="exited", health="unknown",
+                                      reachable_host=None, latency_ms=None, uptime_s=None,
+                                      issues=("exited (code 137)",))
+        app.request_refresh()  # one snapshot with every change (an event shows State first)
+        await wait_until(pilot, lambda: "Exited" in str(table.get_cell(name, "state")),
+                         f"{name} exited")
+        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+        await pilot.pause(0.1)
+        after = [cell.plain for cell in table.get_row(name)]
+        screen = [strip.text for strip in app.screen._compositor.render_strips()]
+        line = next(text for text in screen if f" {name} " in text)
+    changed = [new for old, new in zip(before, after, strict=True) if old != new and new.strip()]
+    assert len(changed) >= 2, (before, after)
+    for text in changed:
+        assert text.strip()[:12] in line, (text, line)
