@@ -184,3 +184,34 @@ async def test_every_cell_that_changed_in_one_row_is_what_the_screen_shows() -> 
     assert len(changed) >= 2, (before, after)
     for text in changed:
         assert text.strip()[:12] in line, (text, line)
+
+
+async def test_a_status_change_draws_the_changed_lines_not_the_whole_matrix() -> None:
+    """After one container exits, the frame asks the table for its changed lines only (the
+    row and its tier header). A repaint of the screen or the table at every status (their
+    `status` reactives) made the frame draw all ~46 lines of the matrix again, and a layout
+    of the readiness gauge arranged the whole screen: 40-60 ms a frame on a busy machine."""
+    monitor = StaticMonitor(build_status())
+    ctx = make_context()
+    ctx.monitor = monitor  # type: ignore[assignment]
+    app = build_app(ctx)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await first_matrix(pilot, app)
+        await pilot.pause(0.2)
+        table = app.screen.query_one(ServiceTable)
+        asked: list[int] = []
+        render_line = table.render_line
+
+        def counting(y: int):  # type: ignore[no-untyped-def]
+            asked.append(y)
+            return render_line(y)
+
+        table.render_line = counting  # type: ignore[method-assign]
+        monitor.status = with_service(monitor.status, "kafka", state=State.EXITED)
+        monitor.push(RuntimeEvent("kafka", "die", FIXED_NOW + timedelta(seconds=1)))
+        await wait_until(pilot, lambda: "Exited" in str(table.get_cell("kafka", "state")),
+                         "kafka exited")
+        await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
+        await pilot.pause(0.2)
+    assert asked, "the changed row was never drawn"
+    assert len(set(asked)) <= 4, sorted(set(asked))

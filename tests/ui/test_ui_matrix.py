@@ -90,9 +90,18 @@ async def test_filter_narrows_rows_and_esc_restores():
         assert "kafka" in table.service_keys
         assert "postgres" not in table.service_keys
         assert all("kafka" in k or k in _blocked_by_kafka() for k in table.service_keys)
+        await pilot.pause()
+        assert " postgres " not in _screen(app)  # the screen, not only the table's rows
         await pilot.press("escape")
         assert len(table.service_keys) == 37
         assert app.focused is table
+        await pilot.pause()
+        assert " postgres " in _screen(app)
+
+
+def _screen(app) -> str:  # type: ignore[no-untyped-def]
+    """What the terminal would show, line by line, from the compositor."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def test_filter_matches_state_and_tier_and_typing_does_not_trigger_keys():

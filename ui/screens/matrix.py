@@ -46,8 +46,10 @@ class MatrixScreen(Screen[None]):
         *bindings("matrix", ["scale", "delete_pod", "previous_logs", "probe_inside"]),
     ]
 
-    status: reactive[StackStatus | None] = reactive(None)
-    link: reactive[LinkState] = reactive(LinkState)
+    # repaint=False: the screen draws nothing itself; a repaint here redrew every widget on
+    # it at each status (the rows that changed repaint themselves, bench/events_to_screen.py).
+    status: reactive[StackStatus | None] = reactive(None, repaint=False)
+    link: reactive[LinkState] = reactive(LinkState, repaint=False)
 
     @property
     def vextrus(self) -> HostApp:

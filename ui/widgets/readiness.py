@@ -40,13 +40,32 @@ class ReadinessGauge(Widget):
     }
     """
 
-    # layout=True: the counts line comes and goes with trouble, so the height must follow.
-    status: reactive[StackStatus | None] = reactive(None, layout=True)
+    # The counts line comes and goes with trouble, so the height must follow: a new layout
+    # only when the number of lines changes (watch_status). A layout at every status made
+    # the whole screen be arranged and drawn again for each runtime event.
+    status: reactive[StackStatus | None] = reactive(None)
     # Seed 002's checklist score beside the service readiness, once it has been evaluated.
     checklist: reactive[Scorecard | None] = reactive(None)
+    _height_lines = 1
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    def watch_status(self, status: StackStatus | None) -> None:
+        lines = self._lines(status)
+        if lines != self._height_lines:
+            self._height_lines = lines
+            self.refresh(layout=True)
+
+    def _lines(self, status: StackStatus | None) -> int:
+        if status is None:
+            return 1
+        counts = counts_text(status, StatusPalette.for_app(self.app), self.size.width)
+        return 1 + (counts.plain.count("\n") + 1 if counts else 0)
+
+    def on_resize(self) -> None:
+        # The layout that resized it measured the height at the new width; remember it.
+        self._height_lines = self._lines(self.status)
 
     def render(self) -> Text:
         status = self.status

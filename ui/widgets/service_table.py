@@ -63,11 +63,13 @@ class ServiceTable(DataTable[Text]):
         Binding("k", "cursor_up", "Up", id="service_table.up", show=False),
     ]
 
-    status: reactive[StackStatus | None] = reactive(None)
-    filter_text: reactive[str] = reactive("")
+    # repaint=False: `_sync` refreshes the rows it changes (and DataTable refreshes itself on
+    # added, removed or sorted rows); a repaint redrew all ~46 lines at every status.
+    status: reactive[StackStatus | None] = reactive(None, repaint=False)
+    filter_text: reactive[str] = reactive("", repaint=False)
     sort_mode: reactive[str] = reactive("tier")
-    blast_source: reactive[str | None] = reactive(None)
-    usage: reactive[UsageBoard | None] = reactive(None)  # CPU and Mem columns while measured
+    blast_source: reactive[str | None] = reactive(None, repaint=False)
+    usage: reactive[UsageBoard | None] = reactive(None, repaint=False)  # CPU, Mem while measured
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
