@@ -518,7 +518,8 @@ def _value_tokens(text: str, environment: bool = False) -> Iterator[tuple[int, i
     """Spans of the whole tokens in value positions of `text`.
 
     A word is a value unless a name option precedes it (`-U temporal`); in `NAME=value`
-    the value counts unless NAME holds names (`MYSQL_USER=nextcloud`). A whole list item
+    and `-option=value` the value counts unless the name holds names (`MYSQL_USER=nextcloud`,
+    `-Dspring.datasource.username=temporal`). A whole list item
     of `environment:` is always `NAME=value`.
     """
     previous = ""
@@ -530,7 +531,8 @@ def _value_tokens(text: str, environment: bool = False) -> Iterator[tuple[int, i
             if not is_name_key(name):
                 yield start + len(name) + 1, m.end()
         elif sep and name.startswith("-"):
-            if name not in _NAME_FLAGS:
+            # `--db-host=x`, `-Dspring.datasource.username=x`: the option says it is a name
+            if name not in _NAME_FLAGS and not is_name_key(name.lstrip("-")):
                 yield start + len(name) + 1, m.end()
         elif previous not in _NAME_FLAGS and not environment:
             yield start, m.end()
@@ -564,8 +566,11 @@ def line_starts(text: str) -> list[int]:
 
 
 def _scalar_unset(node: ScalarNode) -> bool:
-    """`KEY:` (null) or `KEY: true`: YAML did not read a string, so no literal secret."""
-    return node.style is None and node.tag in (
+    """`KEY:` (null) or `KEY: true`: YAML did not read a string, so no literal secret.
+
+    A plain scalar has style None from the pure-Python parser and '' from libyaml's (which
+    console.bounded_yaml uses): both mean "not quoted"."""
+    return not node.style and node.tag in (
         "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool")
 
 
