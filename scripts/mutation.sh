@@ -12,7 +12,8 @@
 #                                       tests/unit/test_k8s_status.py (a workload verdict)
 #   masking  console/masking.py         tests/unit/test_masking.py tests/unit/test_logbuffer.py
 #   model    console/model.py           tests/unit/test_stackfile.py
-#   secrets  actions/secrets/scan.py    tests/unit/test_secrets.py
+#   secrets  actions/secrets/scan.py    tests/unit/test_secrets.py tests/unit/test_secrets_{env,values,
+#                                       compose,run}.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/pip install -q 'mutmut>=3.2,<4'
@@ -22,7 +23,7 @@ declare -A SOURCE=([status]=console/status/engine.py [masking]=console/masking.p
 declare -A TESTS=([status]="tests/unit/test_status_engine.py tests/unit/test_status_rules.py tests/unit/test_k8s_status.py"
                   [masking]="tests/unit/test_masking.py tests/unit/test_logbuffer.py"
                   [model]="tests/unit/test_stackfile.py"
-                  [secrets]="tests/unit/test_secrets.py")
+                  [secrets]="tests/unit/test_secrets.py tests/unit/test_secrets_env.py tests/unit/test_secrets_values.py tests/unit/test_secrets_compose.py tests/unit/test_secrets_run.py")
 # Tests that run the console in a child process cannot see a mutant (mutmut switches
 # mutants inside its own process; the child fails with mutmut's "could not figure out where
 # the code to mutate is"), and the SIGKILL tests guard console/fileio.py, not the scanner.

@@ -486,9 +486,11 @@ class _ComposeScanner:
         name, a host or a path (`temporal-network`, `temporal:7233`, `/etc/temporal/`),
         nor under keys that hold names (`container_name`, `depends_on`, `*_USER`, `*_DB`).
         """
-        secrets_found = {f.value: f for f in self.findings if f.kind in REWRITABLE_KINDS
-                         and len(f.value) >= REUSE_MIN_LENGTH
-                         and f.value.lower() not in KNOWN_DEFAULTS - DISTINCTIVE_DEFAULTS}
+        secrets_found: dict[str, Finding] = {}
+        for f in sorted(self.findings, key=lambda f: f.line):  # a repeat names the first
+            if f.kind in REWRITABLE_KINDS and len(f.value) >= REUSE_MIN_LENGTH \
+                    and f.value.lower() not in KNOWN_DEFAULTS - DISTINCTIVE_DEFAULTS:
+                secrets_found.setdefault(f.value, f)
         if not secrets_found:
             return
         for node, service, flow, key in self._scalars:
