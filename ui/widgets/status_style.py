@@ -126,13 +126,13 @@ class StatusPalette:
 
 
 def format_uptime(seconds: float | None, precise: bool = False) -> str:
-    """Compact uptime as `docker ps` counts it: `45s` in the first minute, then `4m`,
-    `2h05m`, `3d04h`; `—` when not running. `precise` keeps the seconds (`4m10s`), for
-    the details of one service.
+    """Compact uptime: `<1m` in the first minute, then `4m`, `2h05m`, `3d04h`; `—` when not
+    running. `precise` keeps the seconds (`45s`, `4m10s`), for the details of one service.
 
-    The matrix shows whole minutes: a seconds figure on every row changed at every
-    refresh and repainted all 40 rows, ~150 ms a frame at 160x50 here, in front of the
-    row that really changed (bench/events_to_screen.py) and telling the operator nothing.
+    The matrix shows whole minutes: a seconds figure changed at every refresh on every row
+    that had one and repainted each of them (after a bring-up, all 40: 150-300 ms a frame
+    at 160x50 here), in front of the row that really changed (bench/events_to_screen.py),
+    telling the operator nothing the State column does not.
     """
     if seconds is None:
         return "—"
@@ -146,7 +146,7 @@ def format_uptime(seconds: float | None, precise: bool = False) -> str:
         return f"{hours}h{minutes:02d}m"
     if minutes:
         return f"{minutes}m{secs:02d}s" if precise else f"{minutes}m"
-    return f"{secs}s"
+    return f"{secs}s" if precise else "<1m"
 
 
 def format_latency(ms: float | None) -> str:
