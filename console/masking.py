@@ -106,7 +106,13 @@ _SECRET_HINTS = (
 
 
 def may_hold_secret(text: str) -> bool:
-    """Cheap, conservative test: False only when `mask_secrets` cannot change the text."""
+    """Cheap, conservative test: False only when `mask_secrets` cannot change the text.
+
+    Text that is not ASCII always takes the full path: the patterns ignore case the Unicode
+    way (U+017F long s matches `s`, the Kelvin sign matches `k`), which `lower()` does not,
+    so `Basic` spelled with a long s slipped past the hints with its credential unmasked."""
+    if not text.isascii():
+        return True
     lowered = text.lower()
     for hint in _SECRET_HINTS:  # noqa: SIM110 - a plain loop costs half of any(generator)
         if hint in lowered:

@@ -237,3 +237,13 @@ def test_bound_cuts_each_line_on_its_own() -> None:
 )
 def test_masked_value_edges(text: str, masked: str) -> None:
     assert mask_secrets(text) == masked
+
+
+@pytest.mark.parametrize("line", [
+    "proxy said Ba\u017fic dXNlcjpwYXNz",  # U+017F long s: matches `s` when case is ignored
+    "upstream sent BA\u017fIC dXNlcjpwYXNz back",
+])
+def test_unicode_case_variants_of_a_secret_are_masked(line: str) -> None:
+    """The regexes ignore case the Unicode way; the quick pre-check must not let such a line
+    skip them (the long s once printed a Basic credential in the clear)."""
+    assert "dXNlcjpwYXNz" not in mask_secrets(line)
