@@ -28,6 +28,20 @@ async def first_matrix(pilot, app) -> None:  # type: ignore[no-untyped-def]
     await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
 
 
+def count_calls(table: ServiceTable, method: str) -> list[int]:
+    """Wrap one of the table's per-row or per-line methods; the list fills with its argument
+    at each call (the row indexes rendered, the lines a frame asked for)."""
+    seen: list[int] = []
+    inner = getattr(table, method)
+
+    def counting(index: int):  # type: ignore[no-untyped-def]
+        seen.append(index)
+        return inner(index)
+
+    setattr(table, method, counting)
+    return seen
+
+
 class KillMonitor(StaticMonitor):
     """After the kill, the listing says kafka exited; a full refresh notes what was on
     screen when it started."""
@@ -75,14 +89,7 @@ async def test_a_status_change_repaints_its_rows_only_and_the_screen_shows_it() 
                          "redis exited")
         await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
         await pilot.pause(0.2)
-        rendered: list[int] = []
-        compute = table._compute_row_renderables
-
-        def counting(row_index: int):  # type: ignore[no-untyped-def]
-            rendered.append(row_index)
-            return compute(row_index)
-
-        table._compute_row_renderables = counting  # type: ignore[method-assign]
+        rendered = count_calls(table, "_compute_row_renderables")
         kafka = table.get_row_index("kafka")
         header = max(i for i, key in enumerate(table.row_keys)
                      if i < kafka and key not in app.ctx.stack)  # kafka's tier header
@@ -128,14 +135,7 @@ async def test_time_passing_repaints_no_row_but_one_in_a_new_minute() -> None:
 
         await seconds_later(1)  # a first refresh and its frame: the table's steady state
         before = {s.name: s.uptime_s for s in monitor.status.services}
-        rendered: list[int] = []
-        compute = table._compute_row_renderables
-
-        def counting(row_index: int):  # type: ignore[no-untyped-def]
-            rendered.append(row_index)
-            return compute(row_index)
-
-        table._compute_row_renderables = counting  # type: ignore[method-assign]
+        rendered = count_calls(table, "_compute_row_renderables")
         await seconds_later(7)
         assert any(c.key == "uptime" for c in table._columns)
         assert any(up is not None and up < 60 for up in before.values()), "a young service"
@@ -199,14 +199,7 @@ async def test_a_status_change_draws_the_changed_lines_not_the_whole_matrix() ->
         await first_matrix(pilot, app)
         await pilot.pause(0.2)
         table = app.screen.query_one(ServiceTable)
-        asked: list[int] = []
-        render_line = table.render_line
-
-        def counting(y: int):  # type: ignore[no-untyped-def]
-            asked.append(y)
-            return render_line(y)
-
-        table.render_line = counting  # type: ignore[method-assign]
+        asked = count_calls(table, "render_line")
         monitor.status = with_service(monitor.status, "kafka", state=State.EXITED)
         monitor.push(RuntimeEvent("kafka", "die", FIXED_NOW + timedelta(seconds=1)))
         await wait_until(pilot, lambda: "Exited" in str(table.get_cell("kafka", "state")),
