@@ -281,10 +281,10 @@ class ServiceTable(DataTable[Text]):
     def _update_row(self, row: RowKey, changed: dict[ColumnKey, Text]) -> None:
         """Several changed cells of one row: the row's caches are dropped once, not per cell
         (dropping walks DataTable's whole line cache)."""
-        if len(changed) == 1 or row not in self._row_locations \
+        if row not in self._row_locations \
                 or any(column not in self._column_locations for column in changed):
             for column, value in changed.items():
-                self.update_cell(row, column, value)
+                super().update_cell(row, column, value)
             return
         self._data[row].update(changed)
         index = self.get_row_index(row)
@@ -304,14 +304,10 @@ class ServiceTable(DataTable[Text]):
         """
         row = RowKey(row_key) if isinstance(row_key, str) else row_key
         column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
-        if update_width or row not in self._row_locations \
-                or column not in self._column_locations:
+        if update_width:
             super().update_cell(row_key, column_key, value, update_width=update_width)
             return
-        self._data[row][column] = value
-        index = self.get_row_index(row)
-        self._forget_row(row, index)
-        self.refresh_row(index)
+        self._update_row(row, {column: value})
 
     def _forget_row(self, row: RowKey, index: int) -> None:
         """Drop what DataTable cached for one row: its cells, its renderables, its lines.
