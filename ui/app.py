@@ -210,10 +210,13 @@ class VextrusApp(App[None]):
     MODES: ClassVar = {"matrix": MatrixScreen}
     DEFAULT_MODE = "matrix"
 
-    status: reactive[StackStatus | None] = reactive(None)
-    link: reactive[LinkState] = reactive(LinkState)
-    usage: reactive[UsageBoard | None] = reactive(None)  # resource usage, once measured
-    checklist: reactive[Scorecard | None] = reactive(None)  # seed 002's checklist, evaluated
+    # The App draws nothing itself: its screens and widgets take these (data_bind, watch)
+    # and repaint what changed. A repainting reactive here redrew the whole screen at each
+    # status (~40 KB to the terminal at 160x50 for one changed row).
+    status: reactive[StackStatus | None] = reactive(None, repaint=False)
+    link: reactive[LinkState] = reactive(LinkState, repaint=False)
+    usage: reactive[UsageBoard | None] = reactive(None, repaint=False)  # once measured
+    checklist: reactive[Scorecard | None] = reactive(None, repaint=False)  # seed 002's
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()

@@ -28,6 +28,13 @@ async def first_matrix(pilot, app) -> None:  # type: ignore[no-untyped-def]
     await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
 
 
+async def steady_table(pilot, app) -> ServiceTable:  # type: ignore[no-untyped-def]
+    """The first matrix drawn and its frame gone out: the table is in its steady state."""
+    await first_matrix(pilot, app)
+    await pilot.pause(0.2)
+    return app.screen.query_one(ServiceTable)
+
+
 def count_calls(table: ServiceTable, method: str) -> list[int]:
     """Wrap one of the table's per-row or per-line methods; the list fills with its argument
     at each call (the row indexes rendered, the lines a frame asked for)."""
@@ -40,6 +47,14 @@ def count_calls(table: ServiceTable, method: str) -> list[int]:
 
     setattr(table, method, counting)
     return seen
+
+
+def app_on_static_monitor():  # type: ignore[no-untyped-def]
+    """The console's App over a monitor whose status the test sets."""
+    monitor = StaticMonitor(build_status())
+    ctx = make_context()
+    ctx.monitor = monitor  # type: ignore[assignment]
+    return monitor, build_app(ctx)
 
 
 class KillMonitor(StaticMonitor):
@@ -75,10 +90,7 @@ async def test_a_status_change_repaints_its_rows_only_and_the_screen_shows_it() 
     """One container exits: its row (and its tier's header count) are rendered again, every
     other row comes from DataTable's cache. Before, one changed cell re-rendered all ~470
     cells of the matrix, most of the time from `docker kill` to the row on screen."""
-    monitor = StaticMonitor(build_status())
-    ctx = make_context()
-    ctx.monitor = monitor  # type: ignore[assignment]
-    app = build_app(ctx)
+    monitor, app = app_on_static_monitor()
     async with app.run_test(size=SIZE) as pilot:
         await first_matrix(pilot, app)
         table = app.screen.query_one(ServiceTable)
@@ -114,14 +126,9 @@ async def test_time_passing_repaints_no_row_but_one_in_a_new_minute() -> None:
     (after a bring-up, all 40), in front of the row that really changed."""
     from dataclasses import replace
 
-    monitor = StaticMonitor(build_status())
-    ctx = make_context()
-    ctx.monitor = monitor  # type: ignore[assignment]
-    app = build_app(ctx)
+    monitor, app = app_on_static_monitor()
     async with app.run_test(size=(160, 48)) as pilot:  # wide: the Uptime column shows
-        await first_matrix(pilot, app)
-        await pilot.pause(0.2)
-        table = app.screen.query_one(ServiceTable)
+        table = await steady_table(pilot, app)
 
         async def seconds_later(seconds: int) -> None:
             later = tuple(replace(s, uptime_s=None if s.uptime_s is None else s.uptime_s + seconds)
@@ -158,10 +165,7 @@ async def test_every_cell_that_changed_in_one_row_is_what_the_screen_shows() -> 
     """A container exits: its State, Issues and more change in one refresh. The row's caches
     are dropped once for all of them; the line on screen must carry each new cell, not the
     first one with the rest from before."""
-    monitor = StaticMonitor(build_status())
-    ctx = make_context()
-    ctx.monitor = monitor  # type: ignore[assignment]
-    app = build_app(ctx)
+    monitor, app = app_on_static_monitor()
     async with app.run_test(size=(160, 48)) as pilot:
         await first_matrix(pilot, app)
         table = app.screen.query_one(ServiceTable)
@@ -191,15 +195,18 @@ async def test_a_status_change_draws_the_changed_lines_not_the_whole_matrix() ->
     row and its tier header). A repaint of the screen or the table at every status (their
     `status` reactives) made the frame draw all ~46 lines of the matrix again, and a layout
     of the readiness gauge arranged the whole screen: 40-60 ms a frame on a busy machine."""
-    monitor = StaticMonitor(build_status())
-    ctx = make_context()
-    ctx.monitor = monitor  # type: ignore[assignment]
-    app = build_app(ctx)
+    monitor, app = app_on_static_monitor()
     async with app.run_test(size=(160, 50)) as pilot:
-        await first_matrix(pilot, app)
-        await pilot.pause(0.2)
-        table = app.screen.query_one(ServiceTable)
+        table = await steady_table(pilot, app)
         asked = count_calls(table, "render_line")
+        sent: list[str] = []  # the kind of each update the terminal would be sent
+        display = app._display
+
+        def displayed(screen, update):  # type: ignore[no-untyped-def]
+            sent.append(type(update).__name__)
+            return display(screen, update)
+
+        app._display = displayed  # type: ignore[method-assign]
         monitor.status = with_service(monitor.status, "kafka", state=State.EXITED)
         monitor.push(RuntimeEvent("kafka", "die", FIXED_NOW + timedelta(seconds=1)))
         await wait_until(pilot, lambda: "Exited" in str(table.get_cell("kafka", "state")),
@@ -208,3 +215,26 @@ async def test_a_status_change_draws_the_changed_lines_not_the_whole_matrix() ->
         await pilot.pause(0.2)
     assert asked, "the changed row was never drawn"
     assert len(set(asked)) <= 4, sorted(set(asked))
+    # Only the changed regions go to the terminal: a whole-screen update (the App's own
+    # `status` repainting the screen) sent ~40 KB at 160x50 for one row.
+    assert sent and "LayoutUpdate" not in sent, sent
+
+
+async def test_a_taller_or_shorter_table_draws_no_row_again() -> None:
+    """A height-only resize (the gauge's counts wrap onto another line, the terminal is made
+    shorter) keeps DataTable's caches: its own resize handler drops them all, and the frame
+    after it rendered every cell of the matrix again (100-250 ms at 160x50)."""
+    _monitor, app = app_on_static_monitor()
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = await steady_table(pilot, app)
+        rendered = count_calls(table, "_compute_row_renderables")
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause(0.2)
+        shorter = table.size.height
+        seen = set(rendered)
+        await pilot.resize_terminal(150, 40)  # a new width: every row is drawn again
+        await pilot.pause(0.2)
+        wider = set(rendered) - seen
+    assert shorter < 44
+    assert not seen, sorted(seen)
+    assert wider, "a new width must draw the rows again"

@@ -344,11 +344,40 @@ async def test_counts_line_comes_and_goes_with_trouble():
         app.post_message(ServicesRefreshed(calm))
         await pilot.pause()
         await pilot.pause()
-        assert gauge.size.height == 1
+        assert gauge.size.height == 2  # the counts line stays, calm
+        assert gauge.render().plain.splitlines()[1] == "nothing failing"
         app.post_message(ServicesRefreshed(trouble))
         await pilot.pause()
         await pilot.pause()
         assert gauge.size.height == troubled_height  # the counts are back, not clipped
+
+
+async def test_table_stays_put_when_a_service_goes_down():
+    """One exit does not move the table (no layout: only the changed lines are drawn)."""
+    from dataclasses import replace
+
+    from ui.widgets.readiness import ReadinessGauge
+
+    app = new_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = await settle(pilot, app)
+        gauge = app.screen.query_one(ReadinessGauge)
+        trouble = app.status
+        assert trouble is not None
+        calm = replace(trouble, services=tuple(
+            replace(s, state=State.OPERATIONAL, issues=()) for s in trouble.services))
+        app.post_message(ServicesRefreshed(calm))
+        await pilot.pause()
+        await pilot.pause()
+        calm_region = table.region
+        first = calm.services[0].name
+        one_down = replace(calm, services=tuple(
+            replace(s, state=State.EXITED) if s.name == first else s for s in calm.services))
+        app.post_message(ServicesRefreshed(one_down))
+        await pilot.pause()
+        await pilot.pause()
+        assert gauge.render().plain.splitlines()[1] == "1 exited"
+        assert table.region == calm_region
 
 
 async def test_latency_jitter_does_not_repaint_but_a_real_change_does():

@@ -200,4 +200,6 @@ class MatrixScreen(Screen[None]):
             radius = len(status.get(table.blast_source).blast_radius)
             parts.append(f"blast radius of {table.blast_source}: {radius} (esc clears)")
         # The filter is what the operator typed (`[` included): plain text, never markup.
-        self.query_one("#matrix-status", Static).update(safe_text(" · ".join(parts)))
+        # One line by the stylesheet: a new text never needs a layout of the screen.
+        self.query_one("#matrix-status", Static).update(safe_text(" · ".join(parts)),
+                                                        layout=False)

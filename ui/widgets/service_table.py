@@ -77,6 +77,7 @@ class ServiceTable(DataTable[Text]):
         self._palette = StatusPalette.from_variables({})
         self._latency_shown: dict[str, float | None] = {}
         self._usage_shown: dict[str, Usage | None] = {}
+        self._drawn_width = -1  # the width DataTable's caches were drawn at
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -85,7 +86,18 @@ class ServiceTable(DataTable[Text]):
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def on_resize(self, event: events.Resize) -> None:
+        """A new width may change the columns; a new height changes nothing drawn.
+
+        DataTable drops every cached line at any resize (its `_on_resize` bumps the counter
+        in all its cache keys). The gauge above the table grows a line when a service goes
+        down, so each `docker kill` re-rendered all ~460 cells of a 40-service matrix
+        (100-250 ms a frame at 160x50). A height-only resize keeps the caches: a line of
+        the table is drawn from its row and the width alone.
+        """
         self._layout()
+        if event.size.width == self._drawn_width:
+            event.prevent_default()
+        self._drawn_width = event.size.width
 
     def _layout(self) -> bool:
         """Pick the columns that fit; rebuild only when the column set or widths change.
