@@ -38,6 +38,9 @@ from console.status.types import StackStatus
 
 # An http host probe that has not answered after this long is also asked inside.
 HEDGE_S = 0.3
+# How long an exit seen early outvotes listings that still say running (Docker's `die`
+# comes 0.1-0.3 s later; a daemon that never says so within this is believed instead).
+EARLY_EXIT_TRUST_S = 10.0
 StatesTask = asyncio.Future[tuple[dict[str, ContainerState], str]]
 
 
@@ -72,6 +75,9 @@ class Monitor:
         self._states_seq = 0
         self._states: tuple[dict[str, ContainerState], str] = ({}, "")
         self._journal_writes: set[asyncio.Future[None]] = set()  # events being journaled
+        # Exits the runtime saw before its own report (RuntimeEvent.early), kept over
+        # listings that still say running: service -> (exited state, when seen).
+        self._ended_early: dict[str, tuple[ContainerState, float]] = {}
 
     async def refresh(self) -> StackStatus:
         """One full, consistent snapshot. Concurrent callers share one refresh at a time."""
@@ -90,7 +96,7 @@ class Monitor:
             self._probes = probes
             self._count_failed_rounds(probes)
             if self._states_seq == seq:
-                self._keep_states(listed)
+                self._keep_states(self._trust_early_exits(listed))
             return self._publish(started)
 
     async def refresh_states(self) -> StackStatus:
@@ -105,7 +111,7 @@ class Monitor:
             seq = self._states_seq
             listed = await self._list_states()
             if self._states_seq == seq:  # an event applied meanwhile is newer than this
-                self._keep_states(listed)
+                self._keep_states(self._trust_early_exits(listed))
             return self._publish(started)
 
     def apply_event(self, event: RuntimeEvent) -> StackStatus | None:
@@ -134,8 +140,29 @@ class Monitor:
         else:
             return None
         started = time.perf_counter()
+        if event.early:
+            self._ended_early[event.service] = (changed, time.monotonic())
+        else:
+            self._ended_early.pop(event.service, None)
         self._keep_states(({**states, event.service: changed}, error))
         return self._publish(started)
+
+    def _trust_early_exits(self, listed: tuple[dict[str, ContainerState], str]
+                           ) -> tuple[dict[str, ContainerState], str]:
+        """A listing taken between a process's end and the runtime's `die` still says
+        running: the exit seen early stays on screen (no flip back and forth, no false
+        transitions in the journal) until the runtime agrees, the container starts again,
+        or EARLY_EXIT_TRUST_S pass without the runtime saying so."""
+        states, error = listed
+        for name, (ended, at) in list(self._ended_early.items()):
+            now = states.get(name)
+            if now is not None and now.state == "running" and now.started_at == ended.started_at \
+                    and _same_container(now.container_id, ended.container_id) \
+                    and time.monotonic() - at < EARLY_EXIT_TRUST_S:
+                states = {**states, name: ended}
+            else:
+                del self._ended_early[name]
+        return states, error
 
     def _keep_states(self, listed: tuple[dict[str, ContainerState], str]) -> None:
         self._states_seq += 1
@@ -198,7 +225,7 @@ class Monitor:
         if self.runtime is None:
             return
         async for event in self.runtime.events(self.stack.services):
-            if self.journal and isinstance(event, RuntimeEvent):
+            if self.journal and isinstance(event, RuntimeEvent) and not event.early:
                 write = asyncio.ensure_future(asyncio.to_thread(
                     self.journal.record, "event", event.service, _event_text(event), event.time))
                 self._journal_writes.add(write)

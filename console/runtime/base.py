@@ -116,6 +116,9 @@ class RuntimeEvent:
     time: datetime
     container_id: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    # Seen before the runtime reported it (a container's process ended: docker/exits.py);
+    # the runtime's own event follows with the details and is the one the journal keeps.
+    early: bool = False
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,8 @@ def _completed(service: Service, container: ContainerState) -> bool:
 
 
 def _exit_text(container: ContainerState) -> str:
+    if container.exit_code is None:  # its process ended; the runtime's report is on its way
+        return "exited (exit code not reported yet)"
     text = f"exited with code {container.exit_code}"
     if container.oom_killed:
         text += " (OOM killed)"

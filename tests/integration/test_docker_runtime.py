@@ -359,6 +359,36 @@ async def test_kill_arrives_as_a_die_event(rt: DockerRuntime, docker_lab: Docker
 
 
 @docker
+async def test_a_killed_process_is_told_before_dockers_die(
+    rt: DockerRuntime, docker_lab: DockerLab
+) -> None:
+    """The daemon runs on this machine: the container's main process ending is an early
+    `die` (no exit code yet), then Docker's own `die` brings the code."""
+    docker_lab.healthy("goner", free_port(), with_healthcheck=False)
+    service = svc("goner", "ledger")
+    events = rt.events([service])
+    try:
+        async with asyncio.timeout(10):
+            assert await anext(events) == StreamStatus(connected=True)
+            await rt.list_states([service])  # the listing names the process to watch
+            started = time.perf_counter()
+            await asyncio.to_thread(docker_lab.kill, "goner")
+            early = await _next_event(events, "die", "ledger")
+            early_at = time.perf_counter()
+            told = await _next_event(events, "die", "ledger")
+            told_at = time.perf_counter()
+        print(f"\nkill call {(early_at - started) * 1000:.1f} ms; the process's end was seen "
+              f"{(told.time - early.time).total_seconds() * 1000:.1f} ms before the daemon "
+              f"stamped its die ({(told_at - early_at) * 1000:.1f} ms between the two here)")
+        container = docker_lab.container("goner").id
+        assert (early.early, early.container_id, early.attributes) == (
+            True, container, {"source": "process"})
+        assert (told.early, told.attributes["exitCode"]) == (False, "137")
+    finally:
+        await events.aclose()
+
+
+@docker
 async def test_health_status_event_carries_the_health(
     rt: DockerRuntime, docker_lab: DockerLab
 ) -> None:

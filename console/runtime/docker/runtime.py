@@ -40,6 +40,7 @@ from console.runtime.base import (
 )
 from console.runtime.bridge import post_to_loop
 from console.runtime.docker.exec import ExecHandle, kill_leftovers, run_exec
+from console.runtime.docker.exits import MainProcess, ProcessExits
 from console.runtime.docker.wire import EngineReader, EngineRefused
 from console.runtime.reap import Reaper
 from console.runtime.usage import UsageReport
@@ -111,6 +112,10 @@ class DockerRuntime:
         self._exec_pool = ThreadPoolExecutor(EXEC_SLOTS, thread_name_prefix="docker-exec")
         # The listing's fast path on unix sockets: no docker-py on the way to the first frame.
         self._reader = EngineReader.for_host(self.host, REQUEST_TIMEOUT_S)
+        # Exits seen by the kernel before the daemon's `die` (a daemon on this machine only;
+        # fed by the listings while someone follows events()).
+        self._exits = ProcessExits()
+        self._local = self.host.startswith("unix:")
 
     # --- client and errors ------------------------------------------------------------
 
@@ -208,6 +213,8 @@ class DockerRuntime:
                 continue
             recent = self._restarts.recent(svc.compose_name, now)
             out[svc.name] = state_from_inspect(svc.name, detail, recent)
+        if self._local:
+            self._exits.watch(main_processes(services, details))
         return out
 
     def _reads(self) -> EngineReader | _DockerPyReads:
@@ -436,10 +443,12 @@ class DockerRuntime:
             names.setdefault(svc.compose_name, svc.name)
         feed = self._open_feed("docker-events")
         feed.start(lambda f: self._pump_events(f, names))
+        self._exits.emit = feed.queue.put_nowait  # on the loop: no thread hop
         try:
             async for item in feed.items():
                 yield item
         finally:
+            self._exits.close()
             self._close_feed(feed)
 
     def _pump_events(self, feed: _ThreadFeed, names: dict[str, str]) -> None:
@@ -531,6 +540,7 @@ class DockerRuntime:
         from console.runtime.docker.stats import close_usage
 
         close_usage(self)
+        self._exits.close()
         await self.reaped(timeout=5.0)  # before the client goes: the kills need it
         self._reaper.shutdown()
         self._exec_pool.shutdown(wait=False, cancel_futures=True)
@@ -650,6 +660,18 @@ def _inspect_or_none(client: docker.DockerClient, container_id: str) -> dict | N
         return detail
     except NotFound:
         return None
+
+
+def main_processes(services: Sequence[Service], details: dict[str, dict]) -> list[MainProcess]:
+    """The running containers' main processes, for the exit watcher. One-shot jobs are left
+    out: their exit is their success, and only Docker's `die` says with which code."""
+    out = []
+    for svc in services:
+        state = (details.get(svc.compose_name) or {}).get("State") or {}
+        pid = state.get("Pid")
+        if not svc.oneshot and state.get("Status") == "running" and isinstance(pid, int):
+            out.append(MainProcess(svc.name, details[svc.compose_name].get("Id", ""), pid))
+    return out
 
 
 def state_from_inspect(
