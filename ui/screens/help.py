@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -99,20 +100,56 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         palette = StatusPalette.for_app(self.app)
-        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-        table.add_column("key", style=palette.info, no_wrap=True, min_width=10)
-        table.add_column("description", ratio=1, no_wrap=True)
-        table.add_column("binding id", style=palette.muted, no_wrap=True, justify="right")
-        group = None
+        self.query_one("#help-table", Static).update(KeyColumns(self._entries, palette))
+        self.query_one("#help-legend", Static).update(legend_text(palette))
+
+
+class KeyColumns:
+    """Key, description and binding id in three columns, as lines of text.
+
+    What rich's Table drew (key at least 10 wide, the id right-aligned, 2 spaces between,
+    the description taking the rest and cut with an ellipsis), for a fraction of its cost:
+    the table was measured and drawn again at each layout, ~150-300 ms before `?` showed
+    anything at 80x24 (bench/keys_pilot.py). Widths come from the render's own width.
+    """
+
+    GAP = 2
+
+    def __init__(self, entries: list[HelpEntry], palette: StatusPalette) -> None:
+        self._entries = entries
+        self._palette = palette
+        self._key_width = max([10, *(len(e.keys) for e in entries)])
+        self._id_width = max([0, *(len(e.binding_id) for e in entries)])
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max([0, *(len(e.description) for e in self._entries)])
+        return Measurement(self._key_width, self._key_width + widest + self._id_width
+                           + 2 * self.GAP)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        room = width - self._key_width - self._id_width - 2 * self.GAP
+        group: str | None = None
         for entry in self._entries:
             if entry.group != group:
                 if group is not None:
-                    table.add_row("", "", "")
-                table.add_row(Text(entry.group, style=palette.muted + Style(bold=True)), "", "")
+                    yield Text("")
+                yield Text(entry.group, style=self._palette.muted + Style(bold=True),
+                           no_wrap=True, overflow="ellipsis")
                 group = entry.group
-            table.add_row(entry.keys, entry.description, entry.binding_id)
-        self.query_one("#help-table", Static).update(table)
-        self.query_one("#help-legend", Static).update(legend_text(palette))
+            yield self._line(entry, room, width)
+
+    def _line(self, entry: HelpEntry, room: int, width: int) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis", end="\n")
+        line.append(entry.keys.ljust(self._key_width), style=self._palette.info)
+        gap = " " * self.GAP
+        description = entry.description
+        if len(description) > room:
+            description = description[:max(0, room - 1)] + "…" if room > 0 else ""
+        line.append(gap + description.ljust(max(room, 0)) + gap)
+        line.append(entry.binding_id.rjust(self._id_width), style=self._palette.muted)
+        line.truncate(width, overflow="ellipsis")
+        return line
 
 
 def legend_text(palette: StatusPalette) -> Text:
