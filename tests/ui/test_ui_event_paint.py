@@ -21,10 +21,11 @@ SIZE = (120, 40)
 
 
 async def first_matrix(pilot, app) -> None:  # type: ignore[no-untyped-def]
-    """The matrix is on screen and no listing or refresh is running."""
+    """The matrix is on screen, start-up's one-off work done, no listing or refresh running."""
     await wait_until(pilot, lambda: app.status is not None and bool(
         app.screen.query(ServiceTable)) and app.screen.query_one(ServiceTable).row_count,
         "the first matrix")
+    await wait_until(pilot, lambda: app.settled, "start-up settled")
     await wait_until(pilot, lambda: idle(app, "states", "refresh"), "quiet workers")
 
 

@@ -1,0 +1,47 @@
+"""The screens' stylesheets are read once after the first matrix, not at each first opening.
+
+Textual parses every stylesheet again and restyles every widget the first time a screen
+with a CSS_PATH of its own is pushed (300-560 ms for the first `r` or `?` of a session at
+80x24: bench/keys_pilot.py). After the preload, opening the screens parses nothing.
+"""
+
+from __future__ import annotations
+
+from tests.pilot_wait import settle as wait_until
+from tests.ui_data import make_context
+from ui.factory import build_app
+from ui.screens.detail import DetailScreen
+from ui.screens.graph import GraphScreen
+from ui.screens.help import HelpScreen
+from ui.stylesheets import preload_screen_stylesheets, screen_stylesheets
+
+
+async def test_screens_open_without_parsing_stylesheets_again() -> None:
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.status is not None, "the first matrix")
+        paths = [str(path) for path in screen_stylesheets()]
+        assert len(paths) >= 15
+        await wait_until(pilot, lambda: all(app.stylesheet.has_source(p, "") for p in paths),
+                         "the screens' stylesheets read")
+        parses: list[int] = []
+        reparse = app.stylesheet.reparse
+        app.stylesheet.reparse = lambda: parses.append(1) or reparse()  # type: ignore[method-assign,func-returns-value]
+        for key, screen in (("question_mark", HelpScreen), ("escape", None),
+                            ("enter", DetailScreen), ("escape", None), ("g", GraphScreen)):
+            await pilot.press(key)
+            if screen is not None:
+                await wait_until(pilot, lambda s=screen: isinstance(app.screen, s), key)  # type: ignore[misc]
+        assert parses == []
+        assert preload_screen_stylesheets(app) == 0  # nothing left to read
+
+
+async def test_startup_objects_are_frozen_for_the_collector_until_the_app_ends() -> None:
+    """Full collections skip what start-up made (38 ms -> 1 ms in this scene), and an App
+    that ends gives it back, so a test run of many Apps does not keep them all."""
+    import gc
+
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: gc.get_freeze_count() > 10_000, "start-up frozen")
+    assert gc.get_freeze_count() == 0
