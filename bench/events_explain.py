@@ -2,10 +2,11 @@
 
 Used by bench/events_to_screen.py (`--explain`) on the same stack: the console's App runs
 headless (`App.run_test`, 160x50, the factory the CLI uses) with each stage timed from the
-kill: the runtime's event, the event through the journal, the listing asked for and
-published, the
-App's `status` showing the victim exited, the table row synced, and the next compositor
-refresh (the frame a terminal would get; headless, nothing is written to a terminal).
+kill: the runtime's first event for the victim (the early `die` when the console sees the
+container's process end, console/runtime/docker/exits.py; else Docker's own), the event
+through the journal, the listing asked for and published, the App's `status` showing the
+victim exited, the table row synced, and the next compositor refresh (the frame a terminal
+would get; headless, nothing is written to a terminal).
 """
 
 from __future__ import annotations

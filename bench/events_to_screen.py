@@ -53,6 +53,9 @@ SERVICES = 40
 PORT_BASE = 28400
 WIDTH, HEIGHT = 160, 50
 VICTIMS = [f"svc{i:02d}" for i in range(7)]  # on screen in both (lazydocker shows ~8 rows)
+# The explain's own victims: killed twice within minutes by the rounds above, svc00-06 would
+# read as a restart loop (the bench's restarts are not the console's), never as exited.
+EXPLAIN_VICTIMS = [f"svc{i:02d}" for i in range(20, 27)]
 ROUND_TIMEOUT_S = 15.0
 BIN = ROOT / ".venv" / "bin"
 
@@ -233,7 +236,7 @@ def main() -> int:
                 from bench.events_explain import explain, report
 
                 report(asyncio.run(explain(folder / "stack.toml", project, folder / "state",
-                                           client, VICTIMS, args.explain)))
+                                           client, EXPLAIN_VICTIMS, args.explain)))
             load = os.getloadavg()
             print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f}")
         finally:
