@@ -230,7 +230,7 @@ class VextrusApp(App[None]):
         self._poll_timer: Timer | None = None
         self._polls_skipped = 0
         self._watching = False
-        # Start-up's one-off work is done (stylesheets read, objects frozen): from here on a
+        # Start-up's one-off work is done (the screens' stylesheets read): from here on a
         # frame draws only what changed. Tests that count what a frame draws wait for it.
         self.settled = False
         self._usage = UsageTracker()
@@ -405,18 +405,9 @@ class VextrusApp(App[None]):
             self.link = LinkState(runtime=self._runtime_name())
 
     def _preload_stylesheets(self) -> None:
-        """The screens' stylesheets read, then what start-up made set aside for the collector.
-
-        `gc.freeze()` after one collection: the objects of a started console (modules,
-        stylesheets, the matrix; ~65k in the test scene) are never scanned again, so a full
-        collection inside a key or a frame takes ~1 ms instead of ~38 ms."""
-        import gc
-
         from ui.stylesheets import preload_screen_stylesheets
 
         preload_screen_stylesheets(self)
-        gc.collect()
-        gc.freeze()
         self.settled = True
 
     @work(group="checklist", exclusive=True, exit_on_error=False)
@@ -574,11 +565,7 @@ class VextrusApp(App[None]):
         """Forwarders and the runtime's connections live as long as the console: quitting
         stops the forwarders, then the workers that use the runtime, then closes it (watch
         streams, client pools). Closing twice is harmless, so a caller that closes the
-        runtime itself afterwards (the demo) may. What start-up froze for the collector goes
-        back to it (a test run starts many Apps)."""
-        import gc
-
-        gc.unfreeze()
+        runtime itself afterwards (the demo) may."""
         await self.forwarders.stop_all()
         self.workers.cancel_all()
         if self.ctx.runtime is not None:

@@ -35,13 +35,3 @@ async def test_screens_open_without_parsing_stylesheets_again() -> None:
         assert parses == []
         assert preload_screen_stylesheets(app) == 0  # nothing left to read
 
-
-async def test_startup_objects_are_frozen_for_the_collector_until_the_app_ends() -> None:
-    """Full collections skip what start-up made (38 ms -> 1 ms in this scene), and an App
-    that ends gives it back, so a test run of many Apps does not keep them all."""
-    import gc
-
-    app = build_app(make_context())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: gc.get_freeze_count() > 10_000, "start-up frozen")
-    assert gc.get_freeze_count() == 0
