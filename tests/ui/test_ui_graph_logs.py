@@ -513,9 +513,14 @@ def test_export_markdown_is_a_table_oldest_first_masked_and_escaped() -> None:
 
 
 async def _timeline_loaded(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The journal in the table, and the table's column widths measured (DataTable does
+    that when its own queue is idle: a snapshot taken before, on a busy CI box, showed
+    every column as wide as its label)."""
     screen = pilot.app.screen
     await settle(pilot, lambda: isinstance(screen, TimelineScreen) and screen._loaded
-                 and idle(pilot.app, "timeline-load"), "the journal on screen")
+                 and idle(pilot.app, "timeline-load")
+                 and not screen.query_one(DataTable)._require_update_dimensions,
+                 "the journal on screen")
 
 
 async def test_timeline_lists_journal_entries_in_time_order(tmp_path: Path) -> None:
