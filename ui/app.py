@@ -15,7 +15,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -33,6 +33,7 @@ from console.runtime.base import StreamStatus
 from console.runtime.usage import UsageReport, UsageSource
 from console.stats import SAMPLE_SECONDS, UsageBoard, UsageTracker
 from console.status.types import StackStatus
+from ui.idle_gc import CHECK_EVERY_S, IdleCollector
 from ui.screens.help import HelpScreen, help_entries
 from ui.screens.matrix import MatrixScreen
 from ui.themes import BASE_TCSS, DEFAULT_THEME, register_themes, theme_names
@@ -234,6 +235,7 @@ class VextrusApp(App[None]):
         # frame draws only what changed. Tests that count what a frame draws wait for it.
         self.settled = False
         self._usage = UsageTracker()
+        self._idle_gc = IdleCollector()  # full collections wait for a pause in the keys
         self._sampling = False
         register_themes(self)
         self.theme = ctx.theme if self.get_theme(ctx.theme) else DEFAULT_THEME
@@ -261,12 +263,19 @@ class VextrusApp(App[None]):
         super().notify(safe_str(message, 1000, multiline=True), title=safe_str(title, 200),
                        severity=severity, timeout=timeout, markup=False)
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self._idle_gc.input_seen()
+        await super().on_event(event)
+
     def on_load(self) -> None:
         """The first refresh starts before the screens are composed: the stack answers
         while Textual lays out and paints the first frame (cold start)."""
         self.request_refresh()
 
     def on_mount(self) -> None:
+        self._idle_gc.start()
+        self.set_interval(CHECK_EVERY_S, self._idle_gc.tick)
         self._start_sampling()
         if self.theme != self.ctx.theme:
             self.notify(
@@ -566,6 +575,7 @@ class VextrusApp(App[None]):
         stops the forwarders, then the workers that use the runtime, then closes it (watch
         streams, client pools). Closing twice is harmless, so a caller that closes the
         runtime itself afterwards (the demo) may."""
+        self._idle_gc.stop()
         await self.forwarders.stop_all()
         self.workers.cancel_all()
         if self.ctx.runtime is not None:

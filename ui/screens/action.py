@@ -18,13 +18,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from actions.base import Action, ActionError, Cancelled, CancelToken, Progress, Tally, execute
 from console.masking import safe_str
 from ui.host import host
 from ui.screens.confirm import ConfirmScreen
 from ui.widgets.action_progress import ActionProgress
+from ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from ui.host import HostApp
@@ -86,7 +87,7 @@ class ActionScreen(Screen[None]):
         yield Static(f"{self.action.name} · {safe_str(self.action.target, 200)} · {mode}",
                      id="action-title", markup=False)
         yield ActionProgress(self.action.plan(), id="action-progress")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def progress(self) -> ActionProgress:

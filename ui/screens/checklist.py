@@ -18,12 +18,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from actions.readiness import Inputs, Mark, Scorecard, evaluate
 from actions.readiness.report import CLI_MARK, markdown, summary
 from console.masking import safe_text
 from ui.host import host
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette, Tone
 
 Evaluator = Callable[[Inputs], Awaitable[Scorecard]]
@@ -72,7 +73,7 @@ class ChecklistScreen(Screen[None]):
         table.add_column("Item", key="item")
         yield table
         yield Static("", id="checklist-detail", markup=False)
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.masking import safe_str
 from ui.host import host
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class DescribeScreen(Screen[None]):
             yield Static(id="describe-body")
         yield Input(placeholder="search (enter keeps it, esc clears)", id="describe-search",
                     compact=True)
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#describe-scroll").focus()

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.masking import safe_text
 from console.runtime.base import LogLine
@@ -24,6 +24,7 @@ from console.stats import UsageBoard
 from console.status.types import ServiceStatus, StackStatus
 from ui.host import host
 from ui.verbs import bindings
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.service_facts import (
     LOG_TAIL,
     container_table,
@@ -80,7 +81,7 @@ class DetailScreen(Screen[None]):
                     yield from _section("Dependents", "detail-dependents")
                     yield from _section("Blast radius", "detail-blast")
             yield from _section(f"Last {LOG_TAIL} log lines", "detail-logs")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "status", self._show, init=True)

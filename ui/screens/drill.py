@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from actions.base import ActionError, CancelToken, Progress
 from actions.drill.engine import Drill, DrillOptions
@@ -32,6 +32,7 @@ from console.masking import safe_str
 from ui.host import host
 from ui.screens.confirm import ConfirmScreen
 from ui.widgets.action_progress import ActionProgress
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class DrillScreen(Screen[None]):
         yield Static(id="drill-title")
         yield Static(id="drill-measures")
         yield ActionProgress(self.drill.plan() if self.drill else [], id="drill-progress")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def _title(self, state: str) -> None:
         name = f"drill {self.kind} · {self.service}"

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.masking import sanitize
 from console.model import Stack, dependents_map
@@ -24,6 +24,7 @@ from console.status.engine import blast_radius
 from console.status.types import ServiceStatus, StackStatus, State
 from ui.host import host
 from ui.widgets.dependency_graph import DependencyGraph, node_glyph, state_class
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import ROOT_CAUSE_TEXT
 
 MODE_NAMES = {"phase": "phases", "topo": "dependency layers"}
@@ -56,7 +57,7 @@ class GraphScreen(Screen[None]):
             placeholder="jump to service: type a name, tab completes, enter goes, esc cancels",
             suggester=SuggestFromList(stack.names(), case_sensitive=False),
         )
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def _stack(self) -> Stack:

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from actions.load import LoadTest, production_context
 from console.loadgen import (
@@ -33,6 +33,7 @@ from console.loadgen import (
 from console.masking import safe_str
 from ui.host import host
 from ui.screens.confirm import ConfirmScreen
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ class LoadScreen(Screen[None]):
         yield Static(id="load-title")
         yield ProgressBar(total=100, show_eta=False, id="load-bar")
         yield Static(id="load-panel")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         try:

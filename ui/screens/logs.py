@@ -19,7 +19,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.logbuffer import (
     DEFAULT_CAPACITY,
@@ -33,6 +33,7 @@ from console.model import Service
 from console.runtime.capabilities import PreviousLogs
 from console.timeline_export import save_export
 from ui.host import host
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.log_view import LogView
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class LogsScreen(Screen[None]):
         yield self._view
         yield Static("", id="logs-status", markup=False)
         yield Input(id="logs-prompt", classes="-hidden")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     @property
     def view(self) -> LogView:

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from actions.readiness.model import Scorecard
 from console.masking import safe_text
@@ -23,6 +23,7 @@ from ui.host import host
 from ui.screens.detail import DetailScreen, run_service_op
 from ui.verbs import bindings
 from ui.widgets.banner import DegradedBanner, LinkState
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.readiness import ReadinessGauge
 from ui.widgets.service_table import ServiceTable
 
@@ -71,7 +72,7 @@ class MatrixScreen(Screen[None]):
         yield Input(
             placeholder="filter: name, tier, state or issue", id="matrix-filter", compact=True
         )
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "status", self._take_status, init=True)

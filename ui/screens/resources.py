@@ -15,11 +15,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.stats import SAMPLE_SECONDS, UsageBoard, format_bytes, format_pair, format_percent
 from ui.host import host
 from ui.screens.detail import DetailScreen
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.usage_cells import cpu_tone, memory_tone, sparkline
 
@@ -70,7 +71,7 @@ class ResourcesScreen(Screen[None]):
         yield Static(id="resources-title")
         yield ResourcesTable(id="resources-table", cursor_type="row")
         yield Static(id="resources-status")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "usage", self._show, init=True)

@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.masking import safe_text, sanitize
 from console.timeline_export import (
@@ -25,6 +25,7 @@ from console.timeline_export import (
     save_export,
 )
 from ui.host import host
+from ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from console.status.types import StackStatus
@@ -64,7 +65,7 @@ class TimelineScreen(Screen[None]):
         table.add_column("What happened", key="text")
         yield table
         yield Static(EMPTY_TEXT, id="timeline-empty", markup=False)
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

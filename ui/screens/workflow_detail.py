@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from actions.base import read_only_refusal
 from console.masking import safe_text
@@ -27,6 +27,7 @@ from console.temporal.types import HistoryLine, TemporalError, WorkflowDescripti
 from console.temporal.vextrus_workflows import QUERIES, SIGNALS
 from ui.host import host
 from ui.screens.workflow_call import Call, WorkflowCallScreen
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.workflow_facts import WorkflowFacts, facts_text
 from ui.widgets.workflow_table import short_time
@@ -92,7 +93,7 @@ class WorkflowDetailScreen(Screen[None]):
                            ("Details", "text")):
             table.add_column(label, key=key)
         yield table
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#wfd-output", Static).display = False

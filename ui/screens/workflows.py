@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.masking import safe_text
 from console.temporal.filter_text import format_filter, parse_filter
 from console.temporal.types import STATUSES, ListFilter, TemporalError, WorkflowPage
 from ui.host import host
+from ui.widgets.key_footer import KeyFooter
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.workflow_table import WorkflowTable
 
@@ -105,7 +106,7 @@ class WorkflowsScreen(Screen[None]):
         yield WorkflowTable(id="wf-table")
         yield Input(placeholder="status:running type:InvoiceApproval id:po-… q:query",
                     id="wf-filter")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(WorkflowTable).focus()
