@@ -220,6 +220,9 @@ class VextrusApp(App[None]):
     link: reactive[LinkState] = reactive(LinkState, repaint=False)
     usage: reactive[UsageBoard | None] = reactive(None, repaint=False)  # once measured
     checklist: reactive[Scorecard | None] = reactive(None, repaint=False)  # seed 002's
+    # The operator asked for a refresh (ctrl+r): the matrix says "refreshing…" until the
+    # last refresh asked for has landed, so the key is answered even when nothing changed.
+    refreshing_by_hand: reactive[bool] = reactive(False, repaint=False)
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -383,6 +386,8 @@ class VextrusApp(App[None]):
         runs = {"refresh": self._refreshes, "states": self._listings}.get(worker.group)
         if runs is not None and event.state in _FINISHED:
             runs.finished()
+            if runs is self._refreshes and not runs.running:
+                self.refreshing_by_hand = False
             if runs is self._listings and self._probe_after_paint:
                 self._probe_after_paint = False
                 self.call_after_refresh(self.request_refresh)
@@ -418,6 +423,15 @@ class VextrusApp(App[None]):
 
         preload_screen_stylesheets(self)
         self.settled = True
+        self._import_screens()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _import_screens(self) -> None:
+        """The screens' and guided actions' modules, imported off the event loop
+        (ui/warm_up.py): the first `r` of a session does not wait for them."""
+        from ui.warm_up import import_screen_modules
+
+        import_screen_modules()
 
     @work(group="checklist", exclusive=True, exit_on_error=False)
     async def _checklist_worker(self) -> None:
@@ -471,6 +485,7 @@ class VextrusApp(App[None]):
         self.open_screen(name)
 
     def action_refresh(self) -> None:
+        self.refreshing_by_hand = True
         self.request_refresh()
 
     def action_help(self) -> None:

@@ -29,6 +29,7 @@ class ConsoleHost(Protocol):
     status: StackStatus | None
     usage: UsageBoard | None
     checklist: Scorecard | None
+    refreshing_by_hand: bool  # ctrl+r asked, its refresh not landed yet
     forwarders: ForwarderManager
 
     def open_screen(self, name: str, **kwargs: object) -> None: ...

@@ -87,3 +87,26 @@ async def test_a_key_that_becomes_enabled_is_shown_enabled() -> None:
         screen.refresh_bindings()
         await settle(pilot, lambda: {k.key: k.has_class("-disabled") for k in footer_keys(screen)}
                      == {"n": False, "x": False}, "Next step enabled in the footer")
+
+
+async def test_without_temporal_the_workflows_screen_offers_only_back() -> None:
+    """The fixed scene has no [stack.temporal]: filters, pages and refresh would answer
+    nothing, so they are not offered (the footer) and do nothing; esc still goes back."""
+    from ui.screens.workflows import NO_TEMPORAL, WorkflowsScreen
+
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: app.status is not None, "the first matrix")
+        await pilot.press("w")
+        await settle(pilot, lambda: isinstance(app.screen, WorkflowsScreen)
+                     and footer_keys(app.screen) != [], "the workflows screen and its footer")
+        screen = app.screen
+        assert NO_TEMPORAL in str(screen.query_one("#wf-problem", Static).render())
+        shown = [k.description for k in footer_keys(screen)]
+        assert shown[0] == "Back" and not {"Details", "Filter", "Refresh"} & set(shown)
+        assert not any(b.enabled for key, b in screen.active_bindings.items()
+                       if key in ("1", "0", "enter", "slash"))
+        await pilot.press("1")
+        assert screen.filter.status is None  # the status filter did not move
+        await pilot.press("escape")
+        await settle(pilot, lambda: isinstance(app.screen, MatrixScreen), "back on the matrix")

@@ -14,6 +14,7 @@ from ui.factory import build_app
 from ui.screens.action import ActionScreen
 from ui.screens.confirm import ConfirmScreen
 from ui.screens.help import HelpScreen, help_entries
+from ui.screens.matrix import MatrixScreen
 from ui.screens.service_ops import palette_entries
 from ui.widgets.service_table import ServiceTable
 
@@ -49,8 +50,11 @@ async def test_palette_entry_runs_the_action_on_that_service() -> None:
             assert time.monotonic() < deadline, f"no confirmation: {app.screen!r}"
             await pilot.pause(0.05)
         assert app.screen.question == "stop auth?"  # type: ignore[attr-defined]
-        await pilot.press("n")
-        assert isinstance(app.screen, ActionScreen) and "nothing was done" in app.screen.result
+        await pilot.press("n")  # declined: back on the matrix, nothing opened
+        assert isinstance(app.screen, MatrixScreen)
+        assert not any(isinstance(s, ActionScreen) for s in app.screen_stack)
+        assert any(n.message == "stop auth: not confirmed, nothing was done"
+                   for n in app._notifications)
 
 
 async def test_help_lists_the_new_keys_and_a_remap() -> None:

@@ -84,7 +84,10 @@ async def test_enter_runs_the_items_guided_fix_or_says_there_is_none() -> None:
         await pilot.press("enter")
         await settle(pilot, lambda: app.screen is not checklist, "the bring-up to open")
         names = [type(s).__name__ for s in app.screen_stack]
-        assert names[names.index("ChecklistScreen") + 1] == "ActionScreen", names
+        assert names[names.index("ChecklistScreen") + 1] == "ConfirmScreen", names
+        assert app.screen.question.startswith("bringup ")  # type: ignore[attr-defined]
+        await pilot.press("escape")  # declined: back on the checklist
+        await settle(pilot, lambda: app.screen is checklist, "the checklist again")
 
 
 async def test_capital_c_opens_the_checklist_from_the_matrix() -> None:

@@ -6,6 +6,8 @@ The app is built by the real factory entry point (`build_app`) over the fixed sc
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,7 +16,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from console.runtime.base import RuntimeEvent, StreamStatus
-from console.status.types import State
+from console.status.types import StackStatus, State
 from tests.pilot_wait import idle
 from tests.pilot_wait import settle as wait_until
 from tests.ui_data import FIXED_NOW, StaticMonitor, build_status, make_context, with_service
@@ -429,8 +431,10 @@ async def test_restart_asks_first_with_the_blast_radius_and_n_does_nothing():
         assert radius and "master-data" in radius[0] and "api-gateway" in radius[0]
         await pilot.press("n")
         await pilot.pause()
-        assert isinstance(app.screen, ActionScreen)
-        assert app.screen.result == "cancelled before it started: nothing was done"
+        assert isinstance(app.screen, MatrixScreen)  # straight back: nothing opened
+        assert not any(isinstance(s, ActionScreen) for s in app.screen_stack)
+        assert any(n.message == "restart kafka: not confirmed, nothing was done"
+                   for n in app._notifications)
 
 
 async def test_screens_not_written_yet_are_a_notice(monkeypatch):
@@ -555,3 +559,33 @@ def test_a_long_reason_keeps_its_cause_and_loses_the_middle():
     assert short.startswith("Docker daemon unreachable at unix://")
     assert shorten_reason("no clause here at all, just a long sentence", 20) == \
         "no clause here at a…"
+
+
+class GatedMonitor(StaticMonitor):
+    """Refreshes wait until the test opens the gate, as a slow stack would make them."""
+
+    def __init__(self) -> None:
+        super().__init__(build_status())
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def refresh(self) -> StackStatus:
+        await self.gate.wait()
+        return await super().refresh()
+
+
+async def test_ctrl_r_says_refreshing_until_the_refresh_lands():
+    monitor = GatedMonitor()
+    app = build_app(replace(make_context(), monitor=monitor))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        line = app.screen.query_one("#matrix-status")
+        assert "refreshing" not in text_of(line)
+        monitor.gate.clear()
+        calls = monitor.refresh_calls
+        await pilot.press("ctrl+r")  # answered at once, though the stack has not answered
+        await wait_until(pilot, lambda: "refreshing…" in text_of(line), "refreshing… shown")
+        assert monitor.refresh_calls == calls
+        monitor.gate.set()
+        await wait_until(pilot, lambda: "refreshing" not in text_of(line), "the note gone")
+        assert monitor.refresh_calls == calls + 1

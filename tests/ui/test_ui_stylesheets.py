@@ -35,3 +35,36 @@ async def test_screens_open_without_parsing_stylesheets_again() -> None:
         assert parses == []
         assert preload_screen_stylesheets(app) == 0  # nothing left to read
 
+
+
+def test_the_warm_up_imports_every_screen_module_in_a_fresh_process() -> None:
+    """A console that just started has imported the matrix only; the warm-up imports the
+    rest (the guided actions' launchers among them), which the first `r` needs."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ui.app\n"
+            "from ui.warm_up import import_screen_modules, screen_modules\n"
+            "assert 'ui.screens.guided' not in sys.modules\n"
+            "new = import_screen_modules()\n"
+            "assert all(name in sys.modules for name in screen_modules())\n"
+            "print(len(new), len(screen_modules()), 'ui.screens.guided' in new)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    imported, total, guided = done.stdout.split()
+    assert int(total) >= 18 and int(imported) >= 5 and guided == "True"
+
+
+async def test_the_console_imports_the_screens_off_the_event_loop(monkeypatch) -> None:
+    import threading
+
+    import ui.warm_up
+
+    threads: list[str] = []
+    monkeypatch.setattr(ui.warm_up, "import_screen_modules",
+                        lambda: threads.append(threading.current_thread().name) or [])
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: threads != [], "the warm-up after the first matrix")
+    assert threads[0] != threading.main_thread().name

@@ -2,7 +2,8 @@
 
 Every action of `actions/` runs through this one screen, so bring-up, restart, pause,
 pre-flight and port-proxy behave alike: writes ask first (with the plan and blast radius on
-screen) and are refused in read-only mode before anything runs; the action runs in an
+screen, over the screen the operator is on: `open_action_screen`; a declined action opens
+nothing) and are refused in read-only mode before anything runs; the action runs in an
 exclusive worker and its events arrive as `ActionProgressed` messages; `esc` cancels, and
 the action stops at its next step. A finished action can offer a next step (`enter`), such
 as the fix after a diagnosis.
@@ -28,6 +29,7 @@ from ui.widgets.action_progress import ActionProgress
 from ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
+    from console.factory import AppContext
     from ui.host import HostApp
 
 
@@ -73,6 +75,7 @@ class ActionScreen(Screen[None]):
         self.follow_up = follow_up
         self.confirm = confirm
         self.cancel = CancelToken()
+        self.confirmed = False  # asked over the screen before, and answered yes
         self.running = False
         self.result = ""
         self.tally = Tally()  # the same count and words as the journal's
@@ -102,17 +105,27 @@ class ActionScreen(Screen[None]):
             note = f"refused: {reason}" if reason else "read-only mode: refused"
             self.notify(f"{self.action.name}: {note}", severity="warning")
             return
-        # A production context (allowed writes) asks for its name typed out, every time.
-        if self.action.writes and (self.confirm or ctx.confirm_word):
-            question = f"{self.action.name} {safe_str(self.action.target, 200)}?"
-            lines = [f"- {s.title}" for s in self.action.plan()] + self.details
-            if ctx.confirm_word:
-                lines.append(f"context {ctx.confirm_word!r} is production")
-            self.app.push_screen(ConfirmScreen(question, lines, typed=ctx.confirm_word),
-                                 self._confirmed)
+        if self.asks_first(ctx):  # pushed without asking (open_action_screen asks before)
+            self.app.push_screen(self.confirmation(ctx), self._confirmed)
             self.progress.show_plan_only("waiting for confirmation")
             return
         self._start()
+
+    def asks_first(self, ctx: AppContext) -> bool:
+        """A write asks before it runs, unless read-only refuses it (this screen says why)
+        or the operator said yes already. A production context asks every time."""
+        if not self.action.writes or ctx.read_only or self.confirmed:
+            return False
+        return self.confirm or bool(ctx.confirm_word)
+
+    def confirmation(self, ctx: AppContext) -> ConfirmScreen:
+        """The question: the plan's steps and the details (blast radius); in a production
+        context the context's name typed out."""
+        question = f"{self.action.name} {safe_str(self.action.target, 200)}?"
+        lines = [f"- {s.title}" for s in self.action.plan()] + self.details
+        if ctx.confirm_word:
+            lines.append(f"context {ctx.confirm_word!r} is production")
+        return ConfirmScreen(question, lines, typed=ctx.confirm_word)
 
     def _confirmed(self, yes: bool | None) -> None:
         if yes:
@@ -189,8 +202,33 @@ class ActionScreen(Screen[None]):
 
 def open_action(app: Any, action: Action, **kwargs: Any) -> ActionScreen:
     screen = ActionScreen(action, **kwargs)
-    app.push_screen(screen)
+    open_action_screen(app, screen)
     return screen
+
+
+def open_action_screen(app: HostApp, screen: ActionScreen, *, replace: bool = False) -> None:
+    """Ask first, over the screen the operator is on, then open the action's screen.
+
+    One screen per key: the question comes up at once (the action's screen, its progress
+    bar and log are built only after yes), and `n` or `esc` goes straight back to where the
+    operator was, with nothing run and nothing journaled. `replace`: the action takes the
+    place of the screen under the question (a guided chain's next step).
+    """
+    place = app.switch_screen if replace else app.push_screen
+    ctx = app.ctx
+    if not screen.asks_first(ctx):
+        place(screen)
+        return
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            screen.confirmed = True
+            place(screen)
+        else:
+            target = safe_str(screen.action.target, 200)
+            app.notify(f"{screen.action.name} {target}: not confirmed, nothing was done")
+
+    app.push_screen(screen.confirmation(ctx), answered)
 
 
 def _result_words(tally: Tally, first_failure: str, error: str) -> str:

@@ -19,7 +19,7 @@ from actions.secrets.apply import SecretsApply
 from actions.secrets.generate import SecretsGenerate
 from actions.secrets.scan import COMPOSE_NAMES, SecretsScan, discover
 from console.runtime.capabilities import RestartPolicies
-from ui.screens.action import ActionScreen
+from ui.screens.action import ActionScreen, open_action_screen
 from ui.screens.confirm import DiagnosisScreen
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def open_bringup(app: HostApp, only: str | None = None) -> None:
         return
     details = [f"resumes the unfinished run {last[0]}: what it brought up is checked again, "
                "what is down is brought back"] if last and resume else []
-    app.push_screen(ActionScreen(action, details=details))
+    open_action_screen(app, ActionScreen(action, details=details))
 
 
 def open_restart(app: HostApp, service: str, with_dependents: bool = False) -> None:
@@ -77,7 +77,7 @@ def open_restart(app: HostApp, service: str, with_dependents: bool = False) -> N
     details = [f"blast radius: {', '.join(radius) if radius else 'none'}"]
     if radius and not with_dependents:
         details.append("dependents keep running (R restarts them too, in order)")
-    app.push_screen(ActionScreen(action, details=details))
+    open_action_screen(app, ActionScreen(action, details=details))
 
 
 def open_pause_restarts(app: HostApp, service: str) -> None:
@@ -90,11 +90,11 @@ def open_pause_restarts(app: HostApp, service: str) -> None:
         app.notify(f"pause restarts: the {ctx.runtime.name} runtime has no restart policy",
                    severity="warning")
         return
-    app.push_screen(ActionScreen(PauseRestarts(ctx.stack, ctx.runtime, service)))
+    open_action_screen(app, ActionScreen(PauseRestarts(ctx.stack, ctx.runtime, service)))
 
 
 def open_preflight(app: HostApp) -> None:
-    app.push_screen(ActionScreen(Preflight(app.ctx.stack, app.ctx.runtime)))
+    open_action_screen(app, ActionScreen(Preflight(app.ctx.stack, app.ctx.runtime)))
 
 
 def open_portproxy(app: HostApp) -> None:
@@ -111,7 +111,7 @@ def open_portproxy(app: HostApp) -> None:
             return
         _next_in_chain(app, ActionScreen(action))
 
-    app.push_screen(ActionScreen(diagnose, follow_up=("start forwarders", fix)))
+    open_action_screen(app, ActionScreen(diagnose, follow_up=("start forwarders", fix)))
 
 
 def open_secrets(app: HostApp) -> None:
@@ -160,13 +160,13 @@ def open_secrets(app: HostApp) -> None:
             return
         _next_in_chain(app, ActionScreen(action, details=plan.diff(False).splitlines()))
 
-    app.push_screen(ActionScreen(scan, follow_up=(f"generate {env_path}", generate)))
+    open_action_screen(app, ActionScreen(scan, follow_up=(f"generate {env_path}", generate)))
 
 
 def _next_in_chain(app: HostApp, step: ActionScreen) -> None:
     """A guided chain's next step takes the place of the step before it: one `esc` goes
     back to where the chain started, not one per step."""
-    app.switch_screen(step)
+    open_action_screen(app, step, replace=True)
 
 
 def _compose_file(given: str | None) -> Path | None:

@@ -28,7 +28,7 @@ from actions.kubernetes import MAX_REPLICAS, DeletePod, ProbeInside, Scale, auto
 from console.masking import safe_str, safe_text, sanitize
 from console.runtime.base import PodSummary, Workload
 from console.runtime.capabilities import ClusterVerbs, ContainerChoice
-from ui.screens.action import ActionScreen
+from ui.screens.action import ActionScreen, open_action_screen
 
 if TYPE_CHECKING:
     from ui.host import HostApp
@@ -105,7 +105,7 @@ def _run(app: HostApp, build: Callable[[], Action], details: list[str]) -> None:
     except ActionError as exc:
         app.notify(str(exc), severity="error")
         return
-    app.push_screen(ActionScreen(action, details=details))
+    open_action_screen(app, ActionScreen(action, details=details))
 
 
 # --- the four actions -------------------------------------------------------------------

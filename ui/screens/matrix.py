@@ -79,6 +79,7 @@ class MatrixScreen(Screen[None]):
         self.watch(self.app, "link", self._take_link, init=True)
         self.watch(self.app, "usage", self._take_usage, init=True)
         self.watch(self.app, "checklist", self._take_checklist, init=True)
+        self.watch(self.app, "refreshing_by_hand", self._take_refreshing, init=False)
         self.table.focus()
 
     def _take_checklist(self, card: Scorecard | None) -> None:
@@ -86,6 +87,9 @@ class MatrixScreen(Screen[None]):
 
     def _take_status(self, status: StackStatus | None) -> None:
         self.status = status
+        self._show_state_line()
+
+    def _take_refreshing(self, _refreshing: bool) -> None:
         self._show_state_line()
 
     def _take_link(self, link: LinkState) -> None:
@@ -194,6 +198,8 @@ class MatrixScreen(Screen[None]):
         """`sort: tier · filter "kafka": 4 of 37 · blast radius of kafka: 12`."""
         table, status = self.table, self.status
         parts = [f"sort: {table.sort_mode}"]
+        if self.vextrus.refreshing_by_hand:
+            parts.append("refreshing…")
         if status is not None and table.filter_text:
             shown = len(table.service_keys)
             parts.append(f'filter "{table.filter_text}": {shown} of {status.total}')

@@ -21,7 +21,7 @@ from actions.base import ActionError, read_only_refusal
 from actions.lifecycle import Lifecycle
 from console.runtime.capabilities import Describable
 from console.shell import ShellPlan, ShellUnavailable, shell_plan
-from ui.screens.action import ActionScreen
+from ui.screens.action import ActionScreen, open_action_screen
 from ui.verbs import palette_verbs
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def open_lifecycle(app: HostApp, service: str, verb: str) -> None:
     except ActionError as exc:
         app.notify(str(exc), severity="error")
         return
-    app.push_screen(ActionScreen(action, details=action.details()))
+    open_action_screen(app, ActionScreen(action, details=action.details()))
 
 
 def open_describe(app: HostApp, service: str) -> None:

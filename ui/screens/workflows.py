@@ -103,16 +103,17 @@ class WorkflowsScreen(Screen[None]):
         yield Static("Workflows", id="wf-title", markup=False)
         yield Static("", id="wf-problem", markup=False)
         yield Static("", id="wf-note", markup=False)
-        yield WorkflowTable(id="wf-table")
-        yield Input(placeholder="status:running type:InvoiceApproval id:po-… q:query",
-                    id="wf-filter")
+        if self.ctx.workflows is not None:  # else the reason only: nothing to move over
+            yield WorkflowTable(id="wf-table")
+            yield Input(placeholder="status:running type:InvoiceApproval id:po-… q:query",
+                        id="wf-filter")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one(WorkflowTable).focus()
         if self.ctx.workflows is None:
             self._show_problem(NO_TEMPORAL)
             return
+        self.query_one(WorkflowTable).focus()
         self.set_interval(self.poll_seconds, self._poll)
         self.set_interval(1.0, self._tick)
         self.refresh_list()
@@ -203,6 +204,11 @@ class WorkflowsScreen(Screen[None]):
         self.query_one("#wf-title", Static).update(safe_text(" · ".join(parts)))
 
     # --- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A stack without Temporal has no list to filter, page or open: only `esc` is
+        offered (the others would be keys that answer nothing)."""
+        return self.ctx.workflows is not None or action == "back"
 
     def action_back(self) -> None:
         if self.has_class("-filtering"):
