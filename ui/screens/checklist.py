@@ -77,7 +77,9 @@ class ChecklistScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
-        self.action_recheck()
+        # After the first frame: the evaluation starts with ~70 ms of work on the event
+        # loop (building inputs, the first checks), and `C` waited behind it for the screen.
+        self.call_after_refresh(self.action_recheck)
 
     async def _build_inputs(self) -> Inputs:
         if self._inputs is not None:

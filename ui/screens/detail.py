@@ -67,6 +67,9 @@ class DetailScreen(Screen[None]):
         return host(self)
 
     def compose(self) -> ComposeResult:
+        # Narrow or not from the start: a class set at the first resize restyled and laid
+        # out the whole screen a second time before it settled (~40 ms at 80x24).
+        self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow")
         yield Static(id="detail-summary")
         with VerticalScroll(id="detail-scroll"):
             yield from _section("Issues", "detail-issues")
