@@ -19,6 +19,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.driver import Driver
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
@@ -244,6 +245,13 @@ class VextrusApp(App[None]):
         self.theme = ctx.theme if self.get_theme(ctx.theme) else DEFAULT_THEME
         self.set_keymap(ctx.keymap)
         self.set_reactive(VextrusApp.link, LinkState(runtime=self._runtime_name()))
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, with an `esc` that does not wait for the input thread's next
+        wake-up on Linux (ui/terminal_driver.py)."""
+        from ui.terminal_driver import prompt_escape
+
+        return prompt_escape(super().get_driver_class())
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Status colours for themes that do not define them (Textual's built-in ones)."""
