@@ -589,3 +589,24 @@ async def test_ctrl_r_says_refreshing_until_the_refresh_lands():
         monitor.gate.set()
         await wait_until(pilot, lambda: "refreshing" not in text_of(line), "the note gone")
         assert monitor.refresh_calls == calls + 1
+
+
+async def test_the_filter_prompt_takes_the_state_lines_place():
+    """`/` swaps the state line for the prompt: the table keeps its place and size (a
+    table that moves or resizes draws every cell again)."""
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, MatrixScreen)
+        line, prompt = screen.query_one("#matrix-status"), screen.filter_input
+        before, line_y = table.region, line.region.y
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: prompt.has_focus, "the prompt")
+        assert (line.display, prompt.display) == (False, True)
+        assert prompt.region.y == line_y
+        assert table.region == before
+        await pilot.press(*"kafka", "escape")
+        await wait_until(pilot, lambda: table.has_focus, "the table again")
+        assert (line.display, prompt.display) == (True, False)
+        assert table.region == before
