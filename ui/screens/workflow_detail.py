@@ -61,6 +61,10 @@ class WorkflowAnswered(Message):
         self.refresh = refresh
 
 
+# A running workflow's facts and history are read again this often while shown.
+OPEN_POLL_SECONDS = 3.0
+
+
 class WorkflowDetailScreen(Screen[None]):
     CSS_PATH = "workflow_detail.tcss"
     BINDINGS = [
@@ -99,10 +103,22 @@ class WorkflowDetailScreen(Screen[None]):
         self.query_one("#wfd-output", Static).display = False
         self.query_one(DataTable).focus()
         self.action_refresh()
+        self.set_interval(OPEN_POLL_SECONDS, self._poll)
 
     # --- reading ----------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
+        self._load()
+
+    def _poll(self) -> None:
+        """A running workflow moves on by itself (a worker took the signal just sent, an
+        activity finished): its facts and history follow while the screen is open. A
+        closed one does not change; a read still in flight is not doubled."""
+        if self.description is not None and not self.description.row.open:
+            return
+        if any(w.node is self and w.group == "workflow-detail" and w.is_running
+               for w in self.workers):
+            return
         self._load()
 
     @work(group="workflow-detail", exclusive=True, exit_on_error=False)

@@ -1033,4 +1033,8 @@ def short_reason(exc: BaseException) -> str:
             return "no answer in time (daemon hung or overloaded)"
         if isinstance(cur, OSError) and cur.strerror:
             return cur.strerror.lower()
+        if isinstance(cur, ConnectionError) and str(cur):
+            # A daemon killed mid-request: http.client's "Remote end closed connection without
+            # response" carries words, not an errno.
+            return _one_line(str(cur).lower().rstrip("."), 80)
     return _one_line(str(exc) or type(exc).__name__, 160)
