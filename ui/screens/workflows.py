@@ -195,7 +195,7 @@ class WorkflowsScreen(Screen[None]):
         parts = [f"Workflows · {backend.namespace} @ {backend.address}"]
         if self.page is not None:
             parts.append(f"{len(self.page.rows)} shown, page {len(self._tokens)}"
-                         + (" (more: n)" if self.page.next_token else ""))
+                         + (" (more: ])" if self.page.next_token else ""))
         parts.append(f"filter: {self.filter.describe()}")
         if self._busy:
             parts.append("refreshing…")
