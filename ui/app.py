@@ -238,6 +238,7 @@ class VextrusApp(App[None]):
         # Start-up's one-off work is done (the screens' stylesheets read): from here on a
         # frame draws only what changed. Tests that count what a frame draws wait for it.
         self.settled = False
+        self.warmed_up = False  # the screens' modules imported and their widgets' CSS read
         self._usage = UsageTracker()
         self._idle_gc = IdleCollector()  # full collections wait for a pause in the keys
         self._sampling = False
@@ -440,6 +441,15 @@ class VextrusApp(App[None]):
         from ui.warm_up import import_screen_modules
 
         import_screen_modules()
+        self.call_from_thread(self._preload_widget_css)
+
+    def _preload_widget_css(self) -> None:
+        """The imported widgets' own CSS, parsed once now (ui/stylesheets.py), not at the
+        first screen that mounts one of them."""
+        from ui.stylesheets import preload_widget_css
+
+        preload_widget_css(self)
+        self.warmed_up = True
 
     @work(group="checklist", exclusive=True, exit_on_error=False)
     async def _checklist_worker(self) -> None:

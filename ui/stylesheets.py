@@ -12,7 +12,10 @@ loading one early changes nothing on the screens already shown (the snapshots sa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
 
 SCREENS_DIR = Path(__file__).resolve().parent / "screens"
 
@@ -34,3 +37,45 @@ def preload_screen_stylesheets(app: Any) -> int:
         stylesheet.reparse()
         stylesheet.update(app)
     return len(new)
+
+
+def widget_classes() -> list[type[Widget]]:
+    """Every widget class imported so far (Textual's and the console's), once each."""
+    from textual.widget import Widget
+
+    found: list[type[Widget]] = []
+    todo: list[type[Widget]] = [Widget]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in found:
+                found.append(sub)
+                todo.append(sub)
+    return found
+
+
+def preload_widget_css(app: Any) -> int:
+    """Add the DEFAULT_CSS of every imported widget class; one parse for all of them.
+
+    Textual adds a widget class's DEFAULT_CSS the first time one is mounted, and the next
+    styling parses the whole stylesheet again: the first details screen of a session (its
+    scroll, columns) took 100-110 ms to its first frame, later ones 45-55. Run after the
+    screens' modules are imported (ui/warm_up.py), so their widgets are among the classes.
+    Rules for a type never mounted select nothing. Returns how many sources were new.
+    """
+    from types import SimpleNamespace
+
+    from textual.dom import DOMNode
+
+    stylesheet = app.stylesheet
+    before = len(stylesheet.source)
+    for cls in widget_classes():
+        node = SimpleNamespace(_node_bases=cls._css_bases(cls))  # all _get_default_css reads
+        for read_from, css, tie_breaker, scope in DOMNode._get_default_css(node):  # type: ignore[arg-type]
+            stylesheet.add_source(css, read_from=read_from, is_default_css=True,
+                                  tie_breaker=tie_breaker, scope=scope)
+    new = len(stylesheet.source) - before
+    if new:
+        stylesheet.reparse()
+        stylesheet.update(app)
+    return new

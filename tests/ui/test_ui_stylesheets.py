@@ -13,7 +13,7 @@ from ui.factory import build_app
 from ui.screens.detail import DetailScreen
 from ui.screens.graph import GraphScreen
 from ui.screens.help import HelpScreen
-from ui.stylesheets import preload_screen_stylesheets, screen_stylesheets
+from ui.stylesheets import preload_screen_stylesheets, preload_widget_css, screen_stylesheets
 
 
 async def test_screens_open_without_parsing_stylesheets_again() -> None:
@@ -24,16 +24,19 @@ async def test_screens_open_without_parsing_stylesheets_again() -> None:
         assert len(paths) >= 15
         await wait_until(pilot, lambda: all(app.stylesheet.has_source(p, "") for p in paths),
                          "the screens' stylesheets read")
-        parses: list[int] = []
-        reparse = app.stylesheet.reparse
-        app.stylesheet.reparse = lambda: parses.append(1) or reparse()  # type: ignore[method-assign,func-returns-value]
+        await wait_until(pilot, lambda: app.warmed_up, "the widgets' own CSS read")
+        parses: list[str] = []
+        reparse, parse = app.stylesheet.reparse, app.stylesheet.parse
+        app.stylesheet.reparse = lambda: parses.append("reparse") or reparse()  # type: ignore[method-assign,func-returns-value]
+        app.stylesheet.parse = lambda: parses.append("parse") or parse()  # type: ignore[method-assign,func-returns-value]
         for key, screen in (("question_mark", HelpScreen), ("escape", None),
                             ("enter", DetailScreen), ("escape", None), ("g", GraphScreen)):
             await pilot.press(key)
             if screen is not None:
                 await wait_until(pilot, lambda s=screen: isinstance(app.screen, s), key)  # type: ignore[misc]
-        assert parses == []
+        assert parses == []  # neither the screens' stylesheets nor their widgets' CSS
         assert preload_screen_stylesheets(app) == 0  # nothing left to read
+        assert preload_widget_css(app) == 0
 
 
 
