@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -100,12 +101,19 @@ class TemporalBackend:
         """One WorkflowService call; failures become TemporalError, a dead link is dropped."""
         client = await self._connect()
         limit = timeout or self.timeout
+        started = time.monotonic()
         try:
             method = getattr(client.workflow_service, rpc)
             return await method(request, retry=False, timeout=timedelta(seconds=limit))
         except Exception as exc:
-            error = words(exc, limit)
-            if isinstance(error, TemporalUnavailable) and not is_timeout(exc):
+            # A call that fails once its deadline has passed ran out of time, whatever the
+            # transport called it: at the deadline the SDK's HTTP/2 stream is reset, and a
+            # clean-clone run read "temporal cancelled: h2 protocol error" for a query that
+            # no worker could answer.
+            expired = time.monotonic() - started >= limit and not isinstance(exc, TemporalError)
+            error = TemporalUnavailable(f"timed out after {limit:g}s") if expired \
+                else words(exc, limit)
+            if isinstance(error, TemporalUnavailable) and not (expired or is_timeout(exc)):
                 self._client = None
             raise error from None
 

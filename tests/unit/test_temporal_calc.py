@@ -184,3 +184,40 @@ def test_connect_failures_in_words():
                          "hyper::Error(Io, Kind(ConnectionReset))) }")
     assert str(words(reset, 2.0)) == "connection reset by the server"
     assert str(words(TimeoutError(), 2.0)) == "timed out after 2s"
+
+
+async def test_a_call_that_fails_at_its_deadline_is_a_timeout_whatever_the_transport_says():
+    """At the deadline the SDK resets the HTTP/2 stream; the test server's answer then read
+    CANCELLED "h2 protocol error". Past the deadline it is a timeout (a query: no worker)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from console.temporal.client import TemporalBackend
+    from console.temporal.types import TemporalUnavailable
+
+    calls: list[str] = []
+
+    async def reset_at_deadline(request, retry, timeout):
+        calls.append("query")
+        await asyncio.sleep(timeout.total_seconds())
+        raise RPCError("h2 protocol error: http2 error", RPCStatusCode.CANCELLED, b"")
+
+    async def reset_at_once(request, retry, timeout):
+        raise RPCError("h2 protocol error: http2 error", RPCStatusCode.CANCELLED, b"")
+
+    backend = TemporalBackend("127.0.0.1:1", "vextrus", query_timeout=0.05)
+    service = SimpleNamespace(query_workflow=reset_at_deadline, describe=reset_at_once)
+    backend._client = SimpleNamespace(workflow_service=service)  # type: ignore[assignment]
+
+    async def connect():
+        return backend._client
+
+    backend._connect = connect  # type: ignore[method-assign]
+    with pytest.raises(TemporalUnavailable, match=r"^timed out after 0\.05s$"):
+        await backend._call("query_workflow", None, 0.05)
+    assert backend._client is not None  # a timeout keeps the link
+    with pytest.raises(TemporalUnavailable, match=r"^temporal cancelled: h2 protocol error"):
+        await backend._call("describe", None, 5)  # before its deadline: what it said
+    assert calls == ["query"]
