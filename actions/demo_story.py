@@ -74,9 +74,11 @@ class Story:
     async def play(self) -> StackStatus:
         try:
             name = CRASH_LOOP[0]
-            await self._wait_for(lambda st: st.get(name).restart_loop, LOOP_WAIT_S,
-                                 f"{name} to be seen looping")
-            await self.checkpoint("the seeds' situation (seed 002)")
+            looping = await self._wait_for(lambda st: st.get(name).restart_loop, LOOP_WAIT_S,
+                                           f"{name} to be seen looping")
+            # The status that showed the loop, not a new one: between two crashes a new
+            # refresh may catch the service starting again (a loaded machine, a slow start).
+            await self.checkpoint("the seeds' situation (seed 002)", looping)
             await self.restart_loop()
             await self.port_forwarding()
             await self.health_endpoints()
@@ -88,8 +90,8 @@ class Story:
         finally:
             await self.forwarders.stop_all()
 
-    async def checkpoint(self, title: str) -> StackStatus:
-        status = await self.monitor.refresh()
+    async def checkpoint(self, title: str, status: StackStatus | None = None) -> StackStatus:
+        status = status or await self.monitor.refresh()
         self.readiness.append((status.operational, status.total))
         self.say(f"== {title}: readiness {status.readiness:.0%} · "
                  f"{status.operational}/{status.total} operational")
@@ -218,14 +220,15 @@ class Story:
                 raise ActionError(f"{event.step}: {event.message}")
 
     async def _wait_for(self, done: Callable[[StackStatus], bool], timeout: float,
-                        what: str) -> None:
+                        what: str) -> StackStatus:
+        """The first refreshed status for which `done` holds."""
         import asyncio
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if done(await self.monitor.refresh()):
-                return
+            if done(status := await self.monitor.refresh()):
+                return status
             await asyncio.sleep(0.25)
         raise ActionError(f"timed out waiting for {what}")
 

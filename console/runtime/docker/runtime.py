@@ -1033,8 +1033,9 @@ def short_reason(exc: BaseException) -> str:
             return "no answer in time (daemon hung or overloaded)"
         if isinstance(cur, OSError) and cur.strerror:
             return cur.strerror.lower()
-        if isinstance(cur, ConnectionError) and str(cur):
-            # A daemon killed mid-request: http.client's "Remote end closed connection without
-            # response" carries words, not an errno.
-            return _one_line(str(cur).lower().rstrip("."), 80)
+        if isinstance(cur, ConnectionError):
+            # A daemon killed mid-request: http.client's RemoteDisconnected ("Remote end
+            # closed connection without response") carries no errno; the banner has room
+            # for a few words only.
+            return "connection closed"
     return _one_line(str(exc) or type(exc).__name__, 160)
