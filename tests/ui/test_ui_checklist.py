@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable
 
 from actions.readiness import ITEMS, Inputs, Mark, Scorecard, Verdict
 from tests.pilot_wait import settle
@@ -44,6 +45,28 @@ async def _opened(pilot) -> ChecklistScreen:  # type: ignore[no-untyped-def]
     assert isinstance(checklist, ChecklistScreen)
     await settle(pilot, lambda: checklist.card is not None, "the checklist")
     return checklist
+
+
+async def test_the_first_frame_after_an_evaluation_shows_whole_rows() -> None:
+    """A frame drawn right after the rows land (before the table idles) shows the marks and
+    whole titles: DataTable measured auto-width columns only when idle, and such a frame
+    stayed cached with header-wide columns ("Infr  All   not oper", no marks)."""
+    app = build_app(make_context())
+    async with app.run_test(size=(160, 48)) as pilot:
+        checklist = screen()
+        drawn: list[str] = []
+        fill = checklist._fill
+
+        def fill_and_draw(card: Scorecard) -> None:  # the first rows, and a frame at once
+            fill(card)
+            drawn.append(checklist.query_one(DataTable).render_line(1).text)
+
+        checklist._fill = fill_and_draw  # type: ignore[method-assign]
+        await app.push_screen(checklist)
+        await settle(pilot, lambda: bool(drawn), "the first rows")
+        first = drawn[0]
+        assert "fail" in first or "pass" in first or "unknown" in first, first
+        assert "All services running without restarts for >10 minutes" in first, first
 
 
 async def test_items_evidence_and_the_header_score() -> None:

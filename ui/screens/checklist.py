@@ -17,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.render import measure
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -34,6 +35,7 @@ MARK_TONES: dict[Mark, Tone] = {Mark.PASS: "ok", Mark.FAIL: "bad", Mark.UNKNOWN:
 FIX_ACTIONS = {"uptime": "bringup", "migrations": "bringup", "health-200": "bringup",
                "no-hardcoded-secrets": "secrets", "secrets-stored": "secrets"}
 WIDE = 120  # columns from which the evidence also shows in the table
+COLUMNS = [("mark", ""), ("section", "Area"), ("item", "Item"), ("evidence", "Evidence")]
 SHORT_SECTION = {"Infrastructure Health": "Infra", "Security Compliance": "Security",
                  "Operational Readiness": "Ops", "Performance Baselines": "Perf"}
 
@@ -68,9 +70,8 @@ class ChecklistScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("Readiness checklist: checking…", id="checklist-title", markup=False)
         table: DataTable[str | Text] = DataTable(id="checklist-table", cursor_type="row")
-        table.add_column("", key="mark")
-        table.add_column("Area", key="section")
-        table.add_column("Item", key="item")
+        for key, label in COLUMNS[:3]:
+            table.add_column(label, key=key)
         yield table
         yield Static("", id="checklist-detail", markup=False)
         yield KeyFooter()
@@ -111,20 +112,34 @@ class ChecklistScreen(Screen[None]):
         self._fill(message.card)
 
     def _fill(self, card: Scorecard) -> None:
+        """The rows, under columns as wide as their widest cell.
+
+        The widths are measured here, before any row is drawn: DataTable's own auto width
+        is measured when the table next idles, and a frame drawn before that stays in its
+        line cache (the widths are not in its keys), so the table could keep showing
+        header-wide columns and no marks until the cursor moved.
+        """
         table = self.query_one(DataTable)
         row = table.cursor_row
-        table.clear()
         palette = StatusPalette.for_app(self.app)
         wide = self.size.width >= WIDE  # room for the evidence beside the item
-        if wide and "evidence" not in table.columns:
-            table.add_column("Evidence", key="evidence")
+        rows: list[list[str | Text]] = []
         for v in card.verdicts:
             style = palette.tone(MARK_TONES[v.mark])
             cells: list[str | Text] = [
                 Text(f"{CLI_MARK[v.mark]} {v.mark.value}", style=style),
                 SHORT_SECTION.get(v.item.section, v.item.section), v.item.title]
-            if "evidence" in table.columns:
+            if wide:
                 cells.append(safe_text(v.evidence, 200))
+            rows.append(cells)
+        table.clear(columns=True)
+        console = self.app.console
+        for index, (key, label) in enumerate(COLUMNS[:4 if wide else 3]):
+            width = max([measure(console, Text(label), 1)]
+                        + [measure(console, Text(c) if isinstance(c, str) else c, 1)
+                           for c in (cells[index] for cells in rows)])
+            table.add_column(label, key=key, width=width)
+        for v, cells in zip(card.verdicts, rows, strict=True):
             table.add_row(*cells, key=v.item.id)
         table.move_cursor(row=min(row, table.row_count - 1))
         self._show_detail()
