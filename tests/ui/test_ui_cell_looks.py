@@ -1,10 +1,10 @@
-"""The matrix draws a cell once per look, not once per row position (issue 14, item 8).
+"""The matrix and the resources table draw a cell once per look (issue 14, item 8).
 
 DataTable re-rendered every cell through Rich after each sort and each focus change (its
 cache keys carry a counter and the focus state): `s` and `/` took 75-115 ms a frame at
-160x48. ServiceTable keeps a cell's drawing by its text, width and styles and adds only the
-row and column a click reports. These tests hold it to DataTable's own drawing, segment by
-segment, and check that a sort the table has seen before draws no cell again.
+160x48. LookCachedTable keeps a cell's drawing by its text, width and styles and adds only
+the row and column a click reports. These tests hold it to DataTable's own drawing, segment
+by segment, and check that a sort the table has seen before draws no cell again.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from tests.pilot_wait import settle
 from tests.ui.test_ui_event_paint import steady_table
 from tests.ui_data import make_context
 from ui.factory import build_app
-from ui.widgets.service_table import ServiceTable
+from ui.screens.resources import ResourcesTable
+from ui.widgets.look_cached_table import LookCachedTable
 
 SIZE = (160, 48)
 
 
-def drawn_both_ways(table: ServiceTable, cursor_row: int) -> list[tuple[object, object]]:
+def drawn_both_ways(table: LookCachedTable, cursor_row: int) -> list[tuple[object, object]]:
     """Every visible body cell drawn by ServiceTable and by DataTable itself, in pairs."""
     table._pseudo_class_state = table.get_pseudo_class_state()
     base = table.rich_style
@@ -89,3 +90,19 @@ async def test_a_sort_seen_before_draws_no_cell_again() -> None:
         rounds = modes // 2
         cells = [r for r in drawn if type(r).__name__ == "Styled"]
         assert len(cells) <= rounds * (len(table.ordered_columns) + 2), (len(cells), rounds)
+
+
+async def test_the_resources_table_draws_as_datatable_draws_after_a_sort() -> None:
+    """The resources screen lays its rows out again at each sample and sort."""
+    app = build_app(make_context())
+    async with app.run_test(size=SIZE) as pilot:
+        await steady_table(pilot, app)
+        await pilot.press("m")
+        await settle(pilot, lambda: bool(app.screen.query(ResourcesTable))
+                     and app.screen.query_one(ResourcesTable).row_count > 0, "resources")
+        table = app.screen.query_one(ResourcesTable)
+        await pilot.press("s")
+        await settle(pilot, lambda: "sort: memory" in str(
+            app.screen.query_one("#resources-status").render()), "the rows laid out again")
+        pairs = drawn_both_ways(table, table.cursor_row)
+        assert pairs and all(ours == theirs for ours, theirs in pairs)

@@ -21,6 +21,7 @@ from console.stats import SAMPLE_SECONDS, UsageBoard, format_bytes, format_pair,
 from ui.host import host
 from ui.screens.detail import DetailScreen
 from ui.widgets.key_footer import KeyFooter
+from ui.widgets.look_cached_table import LookCachedTable
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.usage_cells import cpu_tone, memory_tone, sparkline
 
@@ -31,7 +32,7 @@ SORTS = ("cpu", "memory", "name")
 WIDE = 120  # from this width on: wider sparklines and the network column
 
 
-class ResourcesTable(DataTable[Text]):
+class ResourcesTable(LookCachedTable):
     DEFAULT_CSS = """
     ResourcesTable {
         height: 1fr;

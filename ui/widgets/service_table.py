@@ -10,22 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.padding import Padding
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual._types import SegmentLines
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.reactive import reactive
-from textual.renderables.styled import Styled
-from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from console.stats import Usage, UsageBoard
 from console.status.types import StackStatus
+from ui.widgets.look_cached_table import LookCachedTable
 from ui.widgets.service_cells import (
     SORT_MODES,
     TIER_ROW_PREFIX,
@@ -45,10 +39,9 @@ SCROLLBAR_WIDTH = 1
 # repaint every visible row. Jitter under this much (or under 30%) keeps the shown figure
 # (the detail screen always shows the exact one): a calm console then repaints nothing.
 LATENCY_STEADY_MS = 5.0
-LOOK_CACHE_SIZE = 4096
 
 
-class ServiceTable(DataTable[Text]):
+class ServiceTable(LookCachedTable):
     """One row per service, grouped by tier, coloured from the active theme."""
 
     DEFAULT_CSS = """
@@ -85,9 +78,6 @@ class ServiceTable(DataTable[Text]):
         self._latency_shown: dict[str, float | None] = {}
         self._usage_shown: dict[str, Usage | None] = {}
         self._drawn_width = -1  # the width DataTable's caches were drawn at
-        # A drawn cell per look (text, width, styles), whatever its row position: see
-        # `_render_cell`. Bounded: 40 rows x 12 columns x a few looks each.
-        self._look_cache: LRUCache[tuple[Any, ...], SegmentLines] = LRUCache(LOOK_CACHE_SIZE)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -330,46 +320,6 @@ class ServiceTable(DataTable[Text]):
             super().update_cell(row_key, column_key, value, update_width=update_width)
             return
         self._update_row(row, {column: value})
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> SegmentLines:
-        """A body cell drawn once per look, not once per row position.
-
-        DataTable keys its cell cache on a counter that every sort, added or removed row
-        and resize bumps, and on the focus state: `s` and `/` re-rendered all ~460 cells
-        through Rich at 160x48 (75-115 ms a frame). The cells themselves rarely change, so
-        a cell is drawn once for its text, width and styles (`_look_cache`); only the
-        row and column a click reports (the segments' meta) are added per position.
-        Header cells, labels and cells that are not one line of Text go DataTable's way.
-        """
-        if row_index < 0 or column_index < 0:
-            return super()._render_cell(row_index, column_index, base_style, width,
-                                        cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        cell = self._get_row_renderables(row_index).cells[column_index]
-        if row_key is None or self.rows[row_key].height != 1 or not isinstance(cell, Text):
-            return super()._render_cell(row_index, column_index, base_style, width,
-                                        cursor, hover)
-        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
-        component, post = self._get_styles_to_render_cell(
-            False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
-        )
-        look = (cell.plain, str(cell.style), tuple(cell.spans), cell.justify, cell.overflow,
-                width, self.cell_padding, base_style, component, post)
-        lines = self._look_cache.get(look)
-        if lines is None:
-            options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
-            lines = self.app.console.render_lines(
-                Styled(Padding(cell, (0, self.cell_padding)), pre_style=base_style + component,
-                       post_style=post),
-                options,
-            )
-            self._look_cache[look] = lines
-        where = Style.from_meta({"row": row_index, "column": column_index})
-        return [[segment if segment.control else Segment(segment.text, segment.style + where
-                                                          if segment.style else where)
-                 for segment in line] for line in lines]
 
     def _forget_row(self, row: RowKey, index: int) -> None:
         """Drop what DataTable cached for one row: its cells, its renderables, its lines.
