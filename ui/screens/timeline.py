@@ -26,6 +26,7 @@ from console.timeline_export import (
 )
 from ui.host import host
 from ui.widgets.key_footer import KeyFooter
+from ui.widgets.sized_table import SizedTable
 
 if TYPE_CHECKING:
     from console.status.types import StackStatus
@@ -58,7 +59,7 @@ class TimelineScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("Timeline", id="timeline-title", markup=False)
-        table: DataTable[str | Text] = DataTable(id="timeline-table", cursor_type="row")
+        table: SizedTable[str | Text] = SizedTable(id="timeline-table", cursor_type="row")
         table.add_column("Time", key="time")
         table.add_column("Kind", key="kind")
         table.add_column("Service", key="service")

@@ -28,6 +28,7 @@ from console.temporal.vextrus_workflows import QUERIES, SIGNALS
 from ui.host import host
 from ui.screens.workflow_call import Call, WorkflowCallScreen
 from ui.widgets.key_footer import KeyFooter
+from ui.widgets.sized_table import SizedTable
 from ui.widgets.status_style import StatusPalette
 from ui.widgets.workflow_facts import WorkflowFacts, facts_text
 from ui.widgets.workflow_table import short_time
@@ -92,7 +93,7 @@ class WorkflowDetailScreen(Screen[None]):
         yield Static(safe_text(f"Workflow · {self.workflow_id}"), id="wfd-title")
         yield WorkflowFacts("loading…", id="wfd-facts")
         yield Static("", id="wfd-output", markup=False)
-        table: DataTable[str | Text] = DataTable(id="wfd-history", cursor_type="row")
+        table: SizedTable[str | Text] = SizedTable(id="wfd-history", cursor_type="row")
         for label, key in (("#", "id"), ("Time", "time"), ("Event", "kind"),
                            ("Details", "text")):
             table.add_column(label, key=key)

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from console.masking import safe_text
 from console.temporal.types import WorkflowRow
+from ui.widgets.sized_table import SizedTable
 from ui.widgets.status_style import StatusPalette, Tone
 
 STATUS_TONES: dict[str, Tone] = {
@@ -50,7 +50,7 @@ def row_key(row: WorkflowRow) -> str:
     return f"{row.workflow_id}/{row.run_id}"
 
 
-class WorkflowTable(DataTable[str | Text]):
+class WorkflowTable(SizedTable[str | Text]):
     """One page of workflow executions; the cursor stays on the same execution on refresh."""
 
     BINDINGS = [  # j/k wherever lists move
