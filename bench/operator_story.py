@@ -56,6 +56,7 @@ class Operator:
     def __init__(self, tmux: Tmux) -> None:
         self.tmux = tmux
         self.answers: dict[str, list[float]] = {}
+        self.in_order: list[tuple[str, float]] = []  # every key as pressed, for the slow ones
         self.unanswered: list[str] = []
 
     def screen(self) -> str:
@@ -70,6 +71,7 @@ class Operator:
             if CLOCK.sub("", self.screen()) != before:
                 took = (time.perf_counter() - start) * 1000
                 self.answers.setdefault(label or key, []).append(took)
+                self.in_order.append((label or key, took))
                 return
             time.sleep(0.010)
         self.unanswered.append(label or key)
@@ -147,6 +149,10 @@ def report(op: Operator, console_s: float | None) -> None:
         under = sum(v < KEY_GOAL_MS for v in every)
         print(f"  all keys: n={len(every)}, p50 {statistics.median(every):.0f} ms,"
               f" max {slowest:.0f} ms, {under}/{len(every)} under {KEY_GOAL_MS:.0f} ms")
+    slow = [f"#{n} {key} {took:.0f}" for n, (key, took) in enumerate(op.in_order, 1)
+            if took >= KEY_GOAL_MS]
+    if slow:
+        print(f"  over {KEY_GOAL_MS:.0f} ms, in the order pressed: {', '.join(slow)}")
     if op.unanswered:
         print(f"  no answer within {ANSWER_TIMEOUT_S:.0f} s: {', '.join(op.unanswered)}")
     if console_s is not None:
