@@ -167,6 +167,30 @@ async def test_exec_inside_sees_the_services_own_loopback() -> None:
         await rt.close()
 
 
+async def test_exec_starts_its_process_off_the_event_loop(
+        runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork-exec holds its thread until the child has exec'd (10-40 ms a check on a loaded
+    2-core box): on the event loop, every key waited behind the exec checks of a refresh."""
+    import threading
+
+    loop_thread = threading.current_thread()
+    spawned_on: list[threading.Thread] = []
+    popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):  # type: ignore[no-untyped-def]
+        spawned_on.append(threading.current_thread())
+        return popen(*args, **kwargs)
+
+    server = svc("idle", "import time; time.sleep(60)")
+    await runtime.start(server)
+    await wait_until(lambda: runtime._procs["idle"].state == "running")
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    results = await asyncio.gather(*[runtime.exec(server, ["echo", f"n{n}"], 5)
+                                     for n in range(4)])
+    assert [r.output.strip() for r in results] == ["n0", "n1", "n2", "n3"]
+    assert len(spawned_on) == 4 and loop_thread not in spawned_on
+
+
 async def test_events_report_start_die_and_restart(runtime: LocalRuntime) -> None:
     s = svc("blinker", "import time; time.sleep(0.3)")
     seen: list[str] = []
