@@ -428,10 +428,6 @@ class VextrusApp(App[None]):
             self.link = LinkState(runtime=self._runtime_name())
 
     def _preload_stylesheets(self) -> None:
-        from ui.stylesheets import preload_screen_stylesheets
-
-        preload_screen_stylesheets(self)
-        self.settled = True
         self._import_screens()
 
     @work(thread=True, group="warm-up", exit_on_error=False)
@@ -440,15 +436,18 @@ class VextrusApp(App[None]):
         (ui/warm_up.py): the first `r` of a session does not wait for them."""
         from ui.warm_up import import_screen_modules
 
-        import_screen_modules()
-        self.call_from_thread(self._preload_widget_css)
+        try:
+            import_screen_modules()
+        finally:  # a screen that cannot be imported fails at its key; the CSS still loads
+            self.call_from_thread(self._preload_css)
 
-    def _preload_widget_css(self) -> None:
-        """The imported widgets' own CSS, parsed once now (ui/stylesheets.py), not at the
-        first screen that mounts one of them."""
-        from ui.stylesheets import preload_widget_css
+    def _preload_css(self) -> None:
+        """The screens' stylesheets and the imported widgets' own CSS, parsed once now
+        (ui/stylesheets.py), not at the first screen that mounts one of them."""
+        from ui.stylesheets import preload_all_css
 
-        preload_widget_css(self)
+        preload_all_css(self)
+        self.settled = True
         self.warmed_up = True
 
     @work(group="checklist", exclusive=True, exit_on_error=False)

@@ -40,6 +40,20 @@ async def test_screens_open_without_parsing_stylesheets_again() -> None:
 
 
 
+async def test_the_warm_up_parses_the_stylesheet_once() -> None:
+    """Each parse reads every source again (~100 ms, ~300 while the demo starts), and a key
+    pressed meanwhile waits: the screens' stylesheets and the widgets' CSS go in one."""
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.status is not None, "the first matrix")
+        parses: list[str] = []
+        reparse = app.stylesheet.reparse
+        app.stylesheet.reparse = lambda: parses.append("reparse") or reparse()  # type: ignore[method-assign,func-returns-value]
+        await wait_until(pilot, lambda: app.warmed_up, "the warm-up")
+        assert parses == ["reparse"]
+        assert app.settled
+
+
 def test_the_warm_up_imports_every_screen_module_in_a_fresh_process() -> None:
     """A console that just started has imported the matrix only; the warm-up imports the
     rest (the guided actions' launchers among them), which the first `r` needs."""
