@@ -24,6 +24,7 @@ from console.runtime.base import RuntimeEvent, StreamStatus
 from console.runtime.local.runtime import LocalActionError, LocalOptions, LocalRuntime
 from console.status.engine import evaluate
 from console.status.types import State
+from tests.fixtures_services import free_port
 
 PY = sys.executable
 
@@ -189,6 +190,51 @@ async def test_exec_starts_its_process_off_the_event_loop(
                                      for n in range(4)])
     assert [r.output.strip() for r in results] == ["n0", "n1", "n2", "n3"]
     assert len(spawned_on) == 4 and loop_thread not in spawned_on
+
+
+async def test_wget_and_nc_inside_run_in_the_console_with_busyboxs_words(
+        runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The applets run in a thread of the console, no Python started per check (40-50 ms
+    of CPU each; a port-proxy diagnosis started 30), and say what the process applet says."""
+    import http.server
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404 if self.path == "/missing" else 200)
+            self.end_headers()
+            self.wfile.write(b"body-ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = http.server.HTTPServer(("127.0.0.1", port), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    idle = svc("idle", "import time; time.sleep(60)")
+    await runtime.start(idle)
+    await wait_until(lambda: runtime._procs["idle"].state == "running")
+    commands = [["wget", "-qO-", "-T", "2", f"http://127.0.0.1:{port}/ok"],
+                ["busybox", "wget", "-q", "-O", "-", f"http://localhost:{port}/missing"],
+                ["nc", "-w", "1", "127.0.0.1", str(port)],
+                ["wget", "-qO-", "-T", "1", "http://127.0.0.1:9/"]]
+    popen = subprocess.Popen
+    started: list[object] = []
+    monkeypatch.setattr(subprocess, "Popen",
+                        lambda *a, **k: started.append(a) or popen(*a, **k))  # type: ignore[func-returns-value]
+    results = [await runtime.exec(idle, command, 5) for command in commands]
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    assert started == []
+    server.shutdown()
+    assert (results[0].exit_code, results[0].output) == (0, "body-ok")
+    assert results[1].exit_code == 1
+    assert "server returned error: HTTP/1.1 404" in results[1].output
+    assert results[2].exit_code == 0
+    assert results[3].exit_code == 1
+    assert "can't connect to remote host (127.0.0.1): Connection refused" in results[3].output
+    as_process = subprocess.run([PY, "-m", "console.runtime.local.tools", *commands[3]],
+                                capture_output=True, text=True, check=False, timeout=30)
+    assert (as_process.returncode, as_process.stderr) == (1, results[3].output)
 
 
 async def test_events_report_start_die_and_restart(runtime: LocalRuntime) -> None:

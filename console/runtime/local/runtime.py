@@ -23,8 +23,9 @@ No orphans, however the console ends:
 "Inside" for a local process: each service may have its own loopback address
 (`LocalOptions.loopback`, exported as `VEXTRUS_LOOPBACK`), the way a container has its own
 network namespace. `exec()` runs argv as a local subprocess with the service's environment;
-`wget`, `nc` and `busybox` resolve to small built-in applets
-(`console.runtime.local.tools`) that read 127.0.0.1/localhost as that loopback. A service
+`wget`, `nc` and `busybox wget|nc` are small built-in applets (`console.runtime.local.tools`,
+run in a thread of the console, not as a process per check) that read 127.0.0.1/localhost
+as that loopback. A service
 that listens only on 127.0.0.2 while the host expects 127.0.0.1 therefore answers "inside"
 and not from the host: the seeds' port-forwarding fault, which a forwarder heals.
 """
@@ -63,6 +64,7 @@ from console.runtime.base import (
     StreamStatus,
 )
 from console.runtime.bridge import post_to_loop
+from console.runtime.local.tools import is_applet, run_in_process
 from console.runtime.usage import UsageReport
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
@@ -73,7 +75,6 @@ BACKOFF_RESET_S = 10.0  # a run that lasted this long was healthy: the next back
 LOG_LINES = 2000  # per service
 LINE_LIMIT = 16_384  # a line longer than this is cut (a runaway writer must not eat memory)
 TICK_S = 0.05
-APPLETS = ("wget", "nc")
 ENV_TOKEN = "VEXTRUS_LOCAL_RUN"  # noqa: S105  (a variable name, not a secret)
 ENV_PARENT = "VEXTRUS_PARENT_PID"
 ENV_LOOPBACK = "VEXTRUS_LOOPBACK"
@@ -278,8 +279,11 @@ class LocalRuntime:
         if state != "running":
             raise LocalActionError(f"{service.name}: process is {state}, cannot exec in it")
         options = self._options(service.name)
-        command = self._resolve_applet(list(argv))
         loop = asyncio.get_running_loop()
+        applet = list(argv[1:]) if argv[0] == "busybox" else list(argv)
+        if is_applet(applet):  # wget, nc: in a thread here, not a Python per check
+            return await self._applet(service, applet, options.loopback, timeout)
+        command = list(argv)
         try:
             child = await loop.run_in_executor(self._exec_pool, _spawn, command,
                                                self._env(service.name, options), options.cwd)
@@ -430,13 +434,19 @@ class LocalRuntime:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _resolve_applet(self, argv: list[str]) -> list[str]:
-        """`wget ...`, `nc ...` and `busybox wget ...` run the built-in applets."""
-        if argv[0] == "busybox" and len(argv) > 1:
-            argv = argv[1:]
-        if os.path.basename(argv[0]) in APPLETS and "/" not in argv[0]:
-            return [self.python, "-m", "console.runtime.local.tools", *argv]
-        return argv
+    async def _applet(self, service: Service, argv: list[str], loopback: str,
+                      timeout: float) -> ExecResult:
+        """A built-in applet run in this process for the service's loopback; its own
+        timeout (-T, -w) bounds the thread if the exec's is shorter."""
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._exec_pool, run_in_process, argv, loopback)
+        try:
+            code, out = await asyncio.wait_for(work, timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"exec in {service.name} did not finish within {timeout:g}s: {' '.join(argv)}"
+            ) from None
+        return ExecResult(code, out.decode("utf-8", "replace"))
 
     async def _submit(self, body: Callable[[Future[None]], None]) -> None:
         self._check_open()

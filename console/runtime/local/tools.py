@@ -16,15 +16,16 @@ import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 ENV_LOOPBACK = "VEXTRUS_LOOPBACK"
 BODY_LIMIT = 1 << 20
 
 
-def inside_host(host: str) -> str:
+def inside_host(host: str, loopback: str | None = None) -> str:
     """127.0.0.1 / localhost mean the service's own loopback; other hosts stay as they are."""
-    loopback = os.environ.get(ENV_LOOPBACK, "127.0.0.1")
+    loopback = loopback or os.environ.get(ENV_LOOPBACK, "127.0.0.1")
     try:
         if not ipaddress.IPv4Address(loopback).is_loopback:
             loopback = "127.0.0.1"
@@ -33,7 +34,8 @@ def inside_host(host: str) -> str:
     return loopback if host in ("127.0.0.1", "localhost") else host
 
 
-def wget(args: list[str]) -> int:
+def wget(args: list[str], out: Output | None = None, loopback: str | None = None) -> int:
+    out = out or _std()
     timeout, url, quiet = 10.0, "", False
     i = 0
     while i < len(args):
@@ -52,13 +54,13 @@ def wget(args: list[str]) -> int:
         url = a
         i += 1
     if not url:
-        print("wget: missing URL", file=sys.stderr)
+        out.err("wget: missing URL")
         return 1
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme != "http" or not parts.hostname:
-        print(f"wget: not an http URL: {url}", file=sys.stderr)
+        out.err(f"wget: not an http URL: {url}")
         return 1
-    host = inside_host(parts.hostname)
+    host = inside_host(parts.hostname, loopback)
     port = parts.port or 80
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -67,29 +69,28 @@ def wget(args: list[str]) -> int:
         response = conn.getresponse()
         body = response.read(BODY_LIMIT)
     except ConnectionRefusedError:
-        print(f"wget: can't connect to remote host ({host}): Connection refused", file=sys.stderr)
+        out.err(f"wget: can't connect to remote host ({host}): Connection refused")
         return 1
     except TimeoutError:
-        print("wget: download timed out", file=sys.stderr)
+        out.err("wget: download timed out")
         return 1
     except OSError as exc:
-        print(f"wget: {exc.strerror or exc}", file=sys.stderr)
+        out.err(f"wget: {exc.strerror or exc}")
         return 1
     except http.client.HTTPException as exc:
-        print(f"wget: bad response: {exc}", file=sys.stderr)
+        out.err(f"wget: bad response: {exc}")
         return 1
     finally:
         conn.close()
     if response.status >= 400:
-        print(f"wget: server returned error: HTTP/1.1 {response.status} {response.reason}",
-              file=sys.stderr)
+        out.err(f"wget: server returned error: HTTP/1.1 {response.status} {response.reason}")
         return 1
-    sys.stdout.buffer.write(body)
-    sys.stdout.flush()
+    out.data(body)
     return 0
 
 
-def nc(args: list[str]) -> int:
+def nc(args: list[str], out: Output | None = None, loopback: str | None = None) -> int:
+    out = out or _std()
     timeout = 5.0
     rest: list[str] = []
     i = 0
@@ -104,16 +105,16 @@ def nc(args: list[str]) -> int:
         rest.append(args[i])
         i += 1
     if len(rest) != 2 or not rest[1].isdigit():
-        print("nc: usage: nc [-w SECONDS] HOST PORT", file=sys.stderr)
+        out.err("nc: usage: nc [-w SECONDS] HOST PORT")
         return 1
-    host = inside_host(rest[0])
+    host = inside_host(rest[0], loopback)
     try:
         with socket.create_connection((host, int(rest[1])), timeout=timeout):
             return 0
     except ConnectionRefusedError:
-        print(f"nc: can't connect to remote host ({host}): Connection refused", file=sys.stderr)
+        out.err(f"nc: can't connect to remote host ({host}): Connection refused")
     except OSError as exc:
-        print(f"nc: {exc.strerror or exc}", file=sys.stderr)
+        out.err(f"nc: {exc.strerror or exc}")
     return 1
 
 
@@ -124,16 +125,57 @@ def _number(text: str, default: float) -> float:
         return default
 
 
+class Output:
+    """Where an applet writes: the process's stdout and stderr, or one buffer (in-process,
+    as `exec` merges stderr into stdout)."""
+
+    def __init__(self, data: Callable[[bytes], object], err: Callable[[bytes], object]) -> None:
+        self._data, self._err = data, err
+
+    def data(self, body: bytes) -> None:
+        self._data(body)
+
+    def err(self, line: str) -> None:
+        self._err(f"{line}\n".encode())
+
+
+def _std() -> Output:
+    def data(body: bytes) -> None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+
+    return Output(data, sys.stderr.buffer.write)
+
+
+def is_applet(argv: list[str]) -> bool:
+    """`wget ...`, `nc ...` (a bare name, not a path): what these applets play."""
+    return bool(argv) and argv[0] in TOOLS
+
+
+def run_in_process(argv: list[str], loopback: str) -> tuple[int, bytes]:
+    """The applet in this process, for a service on `loopback`: exit code and output.
+
+    The local runtime calls it from a thread for exec checks: a Python interpreter per
+    check (40-50 ms of CPU) made a port-proxy diagnosis start 30 of them, and the console's
+    keys waited for the CPU while the demo ran."""
+    buffer = bytearray()
+    code = TOOLS[argv[0]](argv[1:], Output(buffer.extend, buffer.extend), loopback)
+    return code, bytes(buffer)
+
+
+Tool = Callable[[list[str], Output | None, str | None], int]
+TOOLS: dict[str, Tool] = {"wget": wget, "nc": nc}
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print("usage: python -m console.runtime.local.tools wget|nc ARGS...", file=sys.stderr)
         return 2
-    tools = {"wget": wget, "nc": nc}
-    tool = tools.get(os.path.basename(argv[0]))
+    tool = TOOLS.get(os.path.basename(argv[0]))
     if tool is None:
         print(f"{argv[0]}: applet not found", file=sys.stderr)
         return 127
-    return tool(argv[1:])
+    return tool(argv[1:], None, None)
 
 
 if __name__ == "__main__":  # pragma: no cover
