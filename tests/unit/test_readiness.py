@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -70,6 +71,33 @@ def test_status_items_on_the_seeds_matrix() -> None:
     assert card["healthchecks"][1].startswith("no health check: temporal-ui, ")
     # Nothing the console could not ask passes: every HTTP API here is down.
     assert card["prometheus"][0] is Mark.UNKNOWN and "connection refused" in card["prometheus"][1]
+
+
+def test_the_checks_clients_are_prepared_off_the_event_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTP client built without a TLS context loads the CA bundle (50-90 ms) and
+    asyncpg's first import takes ~110 ms: on the event loop, the checklist's keys waited."""
+    import importlib
+    import threading
+
+    import httpx
+
+    evaluation = importlib.import_module("actions.readiness.evaluate")  # the module, not
+    # the function of that name that actions.readiness exports
+
+    made_on: list[str] = []
+    create = httpx.create_ssl_context
+    monkeypatch.setattr(evaluation, "_TLS", [], raising=False)
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: made_on.append(
+        threading.current_thread().name) or create(*a, **k))  # type: ignore[func-returns-value]
+    built: list[object] = []
+    client = httpx.AsyncClient
+    monkeypatch.setattr(httpx, "AsyncClient", lambda *a, **k: built.append(k.get("verify"))
+                        or client(*a, **k))  # type: ignore[func-returns-value]
+    for _ in range(2):
+        card_of(Inputs(build_stack(), build_status(), lambda: NOW))
+    assert len(made_on) == 1 and made_on[0] != threading.main_thread().name
+    assert len(built) == 2 and all(isinstance(v, ssl.SSLContext) for v in built)
 
 
 def test_a_settled_healthy_stack_passes_uptime_and_health() -> None:
