@@ -66,6 +66,8 @@ SCREENS: dict[str, str] = {
 CHECKLIST_SECONDS = 60.0
 # The screens' stylesheets are read this long after the first matrix (ui/stylesheets.py).
 PRELOAD_CSS_AFTER_S = 0.5
+CSS_QUIET_S = 0.3  # the CSS preload waits for this long without a key...
+CSS_WAIT_S = 6.0  # ...but not longer than this in all
 
 
 class ServicesRefreshed(Message):
@@ -239,6 +241,7 @@ class VextrusApp(App[None]):
         # frame draws only what changed. Tests that count what a frame draws wait for it.
         self.settled = False
         self.warmed_up = False  # the screens' modules imported and their widgets' CSS read
+        self._css_waits = 0  # times the CSS preload waited for a pause in the keys
         self._usage = UsageTracker()
         self._idle_gc = IdleCollector()  # full collections wait for a pause in the keys
         self._sampling = False
@@ -443,9 +446,17 @@ class VextrusApp(App[None]):
 
     def _preload_css(self) -> None:
         """The screens' stylesheets and the imported widgets' own CSS, parsed once now
-        (ui/stylesheets.py), not at the first screen that mounts one of them."""
+        (ui/stylesheets.py), not at the first screen that mounts one of them.
+
+        The parse holds the event loop for ~100 ms (more on a busy machine): while keys are
+        coming it waits for a pause in them (CSS_QUIET_S), for at most CSS_WAIT_S."""
         from ui.stylesheets import preload_all_css
 
+        waited = self._css_waits * CSS_QUIET_S
+        if not self._idle_gc.quiet_for(CSS_QUIET_S) and waited < CSS_WAIT_S:
+            self._css_waits += 1
+            self.set_timer(CSS_QUIET_S, self._preload_css)
+            return
         preload_all_css(self)
         self.settled = True
         self.warmed_up = True

@@ -62,6 +62,10 @@ class IdleCollector:
     def input_seen(self) -> None:
         self._last_input = self._clock()
 
+    def quiet_for(self, seconds: float) -> bool:
+        """No key or click for `seconds`: other one-off work may take the loop now."""
+        return self._clock() - self._last_input >= seconds
+
     def tick(self) -> bool:
         """Collect now if a full collection is due and nobody typed for a while."""
         if self._saved is None or gc.get_count()[2] < self.due_after:

@@ -54,6 +54,35 @@ async def test_the_warm_up_parses_the_stylesheet_once() -> None:
         assert app.settled
 
 
+async def test_the_css_preload_waits_for_a_pause_in_the_keys(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The parse holds the loop ~100 ms: it waits while keys come (the demo's first `/`
+    answered in 120 ms when it landed on the parse), and not for ever."""
+    import ui.app
+    from ui.idle_gc import IdleCollector
+
+    monkeypatch.setattr(ui.app, "CSS_WAIT_S", 60.0)
+    now = [1000.0]
+    app = build_app(make_context())
+    app._idle_gc = IdleCollector(clock=lambda: now[0])  # a key "just now", until moved
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app._css_waits >= 3, "the preload waiting for a pause")
+        assert not app.warmed_up
+        now[0] += 0.5  # half a second without keys
+        await wait_until(pilot, lambda: app.warmed_up, "the preload in the pause")
+
+
+async def test_the_css_preload_does_not_wait_for_ever(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import ui.app
+    from ui.idle_gc import IdleCollector
+
+    monkeypatch.setattr(ui.app, "CSS_WAIT_S", 0.6)
+    app = build_app(make_context())
+    app._idle_gc = IdleCollector(clock=lambda: 1000.0)  # keys that never stop
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.warmed_up, "the preload after its longest wait")
+        assert app._css_waits == 2
+
+
 def test_the_warm_up_imports_every_screen_module_in_a_fresh_process() -> None:
     """A console that just started has imported the matrix only; the warm-up imports the
     rest (the guided actions' launchers among them), which the first `r` needs."""

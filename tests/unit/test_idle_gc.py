@@ -122,3 +122,14 @@ def test_nothing_is_due_before_enough_young_collections(full_collections: list[i
         assert 2 not in full_collections
     finally:
         collector.stop()
+
+
+def test_quiet_for_counts_from_the_last_key() -> None:
+    """Other one-off work (the CSS preload) asks whether the keys paused long enough."""
+    now = [50.0]
+    collector = IdleCollector(clock=lambda: now[0])
+    assert not collector.quiet_for(0.3)
+    now[0] += 0.31
+    assert collector.quiet_for(0.3)
+    collector.input_seen()
+    assert not collector.quiet_for(0.3)
