@@ -39,6 +39,7 @@ from ui.screens.help import HelpScreen, help_entries
 from ui.screens.matrix import MatrixScreen
 from ui.themes import BASE_TCSS, DEFAULT_THEME, register_themes, theme_names
 from ui.themes.palettes import VEXTRUS_DARK
+from ui.timer_guard import guard_timers
 from ui.widgets.banner import LinkState
 
 if TYPE_CHECKING:
@@ -228,6 +229,7 @@ class VextrusApp(App[None]):
     refreshing_by_hand: reactive[bool] = reactive(False, repaint=False)
 
     def __init__(self, ctx: AppContext) -> None:
+        guard_timers()  # before any timer: a toast's could freeze the loop (ui/timer_guard.py)
         super().__init__()
         self.ctx = ctx
         self.forwarders = ForwarderManager()
