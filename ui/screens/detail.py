@@ -22,6 +22,7 @@ from console.runtime.base import LogLine
 from console.runtime.usage import UsageSource
 from console.stats import UsageBoard
 from console.status.types import ServiceStatus, StackStatus
+from ui.app_hooks import release_app_hooks
 from ui.host import host
 from ui.verbs import bindings
 from ui.widgets.key_footer import KeyFooter
@@ -93,6 +94,9 @@ class DetailScreen(Screen[None]):
         )
         self._load_logs()
         self.watch(self.app, "usage", self._show_usage, init=True)
+
+    def on_unmount(self) -> None:
+        release_app_hooks(self)
 
     def _show_usage(self, board: UsageBoard | None) -> None:
         """CPU and memory sparklines, net and block I/O, each replica (widgets.usage_cells)."""

@@ -22,6 +22,7 @@ from console.masking import sanitize
 from console.model import Stack, dependents_map
 from console.status.engine import blast_radius
 from console.status.types import ServiceStatus, StackStatus, State
+from ui.app_hooks import release_app_hooks
 from ui.host import host
 from ui.widgets.dependency_graph import DependencyGraph, node_glyph, state_class
 from ui.widgets.key_footer import KeyFooter
@@ -75,6 +76,9 @@ class GraphScreen(Screen[None]):
         self.graph.focus()
         self.watch(self.app, "status", self._status_changed)
         self._describe()
+
+    def on_unmount(self) -> None:
+        release_app_hooks(self)
 
     def _status_changed(self, status: StackStatus | None) -> None:
         self.graph.set_status(status)

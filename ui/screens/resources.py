@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from console.stats import SAMPLE_SECONDS, UsageBoard, format_bytes, format_pair, format_percent
+from ui.app_hooks import release_app_hooks
 from ui.host import host
 from ui.screens.detail import DetailScreen
 from ui.widgets.key_footer import KeyFooter
@@ -77,6 +78,9 @@ class ResourcesScreen(Screen[None]):
     def on_mount(self) -> None:
         self.watch(self.app, "usage", self._show, init=True)
         self.table.focus()
+
+    def on_unmount(self) -> None:
+        release_app_hooks(self)
 
     def on_resize(self) -> None:
         self._show(self.vextrus.usage)

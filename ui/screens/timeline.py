@@ -24,6 +24,7 @@ from console.timeline_export import (
     export_markdown,
     save_export,
 )
+from ui.app_hooks import release_app_hooks
 from ui.host import host
 from ui.widgets.key_footer import KeyFooter
 from ui.widgets.sized_table import SizedTable
@@ -72,6 +73,9 @@ class TimelineScreen(Screen[None]):
         self.query_one(DataTable).focus()
         self.watch(self.app, "status", self._status_changed, init=False)
         self.reload()
+
+    def on_unmount(self) -> None:
+        release_app_hooks(self)
 
     def _status_changed(self, status: StackStatus | None) -> None:
         self.reload()  # the monitor journals transitions on each refresh

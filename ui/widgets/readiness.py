@@ -12,6 +12,7 @@ from textual.widget import Widget
 
 from actions.readiness.model import Scorecard
 from console.status.types import StackStatus, State
+from ui.app_hooks import release_app_hooks
 from ui.widgets.status_style import StatusPalette, Tone, state_tone
 
 BAR_WIDTH = 20
@@ -52,6 +53,9 @@ class ReadinessGauge(Widget):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    def on_unmount(self) -> None:
+        release_app_hooks(self)
 
     def watch_status(self, status: StackStatus | None) -> None:
         lines = self._lines(status)

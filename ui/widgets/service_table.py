@@ -19,6 +19,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from console.stats import Usage, UsageBoard
 from console.status.types import StackStatus
+from ui.app_hooks import release_app_hooks
 from ui.widgets.look_cached_table import LookCachedTable
 from ui.widgets.service_cells import (
     SORT_MODES,
@@ -84,6 +85,9 @@ class ServiceTable(LookCachedTable):
     def on_mount(self) -> None:
         self._palette = StatusPalette.for_app(self.app)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def on_unmount(self) -> None:
+        release_app_hooks(self)
 
     def on_resize(self, event: events.Resize) -> None:
         """A new width may change the columns; a new height changes nothing drawn.
