@@ -460,6 +460,7 @@ class VextrusApp(App[None]):
             self.set_timer(CSS_QUIET_S, self._preload_css)
             return
         preload_all_css(self)
+        self._idle_gc.freeze_when_idle()  # what lives as long as the console (ui/idle_gc.py)
         self.settled = True
         self.warmed_up = True
 

@@ -13,6 +13,13 @@ collection itself when one is due as CPython would count it (`due_after` young c
 since the last full one) and no key or click came for `idle_after_s`. The young generations
 are left to CPython: they only walk new objects and take well under a millisecond.
 Stopping gives CPython its own thresholds back.
+
+Once the console has warmed up (modules, stylesheets, the first matrix: ~75,000 objects that
+live as long as it does), `freeze_when_idle` moves what is alive then to CPython's permanent
+generation at the next pause (`gc.freeze`), so later full collections stop walking it: one
+with 26,000 objects to free took 72 ms before and 19 ms after (bench: the App after six
+screens opened and closed). What was frozen and dies later is not freed: the first status
+and its rows, once. Stopping unfreezes.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ class IdleCollector:
         self._backstop = backstop
         self._saved: tuple[int, int, int] | None = None
         self._last_input = clock()
+        self._freeze_pending = False
+        self.frozen = False
         self.collections = 0  # run by this collector, for tests and the curious
 
     @property
@@ -55,6 +64,9 @@ class IdleCollector:
             gc.set_threshold(young, middle, self._backstop)
 
     def stop(self) -> None:
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
         if self._saved is not None:
             gc.set_threshold(*self._saved)
             self._saved = None
@@ -66,12 +78,23 @@ class IdleCollector:
         """No key or click for `seconds`: other one-off work may take the loop now."""
         return self._clock() - self._last_input >= seconds
 
+    def freeze_when_idle(self) -> None:
+        """At the next pause, collect and freeze what is alive (once per start)."""
+        if not self.frozen:
+            self._freeze_pending = True
+
     def tick(self) -> bool:
-        """Collect now if a full collection is due and nobody typed for a while."""
-        if self._saved is None or gc.get_count()[2] < self.due_after:
+        """Collect now if a full collection (or the freeze) is due and nobody typed for a
+        while."""
+        if self._saved is None or not self.quiet_for(self._idle_after_s):
             return False
-        if self._clock() - self._last_input < self._idle_after_s:
+        if self._freeze_pending:
+            gc.collect()
+            gc.freeze()
+            self._freeze_pending, self.frozen = False, True
+        elif gc.get_count()[2] >= self.due_after:
+            gc.collect()
+        else:
             return False
-        gc.collect()
         self.collections += 1
         return True

@@ -26,3 +26,14 @@ async def test_the_console_collects_in_pauses_and_gives_the_thresholds_back() ->
         await settle(pilot, lambda: collector.collections >= 1,
                      "a full collection once the keys stopped", timeout=10)
     assert gc.get_threshold() == before
+
+
+async def test_the_console_freezes_what_it_holds_after_the_warm_up_and_unfreezes_at_exit(
+        ) -> None:
+    app = build_app(make_context())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: app.warmed_up, "the warm-up", timeout=30)
+        await settle(pilot, lambda: app._idle_gc.frozen,
+                     "the freeze in the first pause", timeout=10)
+        assert gc.get_freeze_count() > 10_000  # modules, stylesheets, the first matrix
+    assert gc.get_freeze_count() == 0

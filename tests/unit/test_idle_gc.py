@@ -133,3 +133,32 @@ def test_quiet_for_counts_from_the_last_key() -> None:
     assert collector.quiet_for(0.3)
     collector.input_seen()
     assert not collector.quiet_for(0.3)
+
+
+def test_what_lives_after_the_warm_up_is_frozen_in_a_pause_and_given_back_at_stop(
+        full_collections: list[int]) -> None:
+    """Frozen objects are left out of every later full collection (CPython's permanent
+    generation); the freeze waits for a pause like a collection, and stopping undoes it."""
+    clock = Clock()
+    collector = IdleCollector(clock=clock)
+    collector.start()
+    startup = [[n] for n in range(5000)]  # what the console holds for its whole life
+    try:
+        assert gc.get_freeze_count() == 0
+        collector.freeze_when_idle()
+        collector.input_seen()
+        clock.now += 0.2  # typing
+        assert collector.tick() is False
+        assert gc.get_freeze_count() == 0
+        clock.now += 1.0
+        assert collector.tick() is True
+        assert collector.frozen
+        assert gc.get_freeze_count() >= len(startup)
+        assert full_collections.count(2) == 1  # one collection before the freeze
+        collector.freeze_when_idle()  # once per start
+        clock.now += 5
+        assert collector.tick() is False
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0
+    assert not collector.frozen
