@@ -143,17 +143,17 @@ def test_what_lives_after_the_warm_up_is_frozen_in_a_pause_and_given_back_at_sto
     collector = IdleCollector(clock=clock)
     collector.start()
     startup = [[n] for n in range(5000)]  # what the console holds for its whole life
+    before = gc.get_freeze_count()  # 0 unless something else froze (an App not stopped)
     try:
-        assert gc.get_freeze_count() == 0
         collector.freeze_when_idle()
         collector.input_seen()
         clock.now += 0.2  # typing
         assert collector.tick() is False
-        assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() == before
         clock.now += 1.0
         assert collector.tick() is True
         assert collector.frozen
-        assert gc.get_freeze_count() >= len(startup)
+        assert gc.get_freeze_count() >= before + len(startup)
         assert full_collections.count(2) == 1  # one collection before the freeze
         collector.freeze_when_idle()  # once per start
         clock.now += 5
