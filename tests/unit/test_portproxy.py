@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -125,32 +126,48 @@ def test_port_specs_take_address_and_path_from_host_checks():
 
 # --- /proc -----------------------------------------------------------------------------------
 
-PROC_TCP = """\
+PROC_TCP_X86 = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:0BB9 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 81234 1 0 100 0 0 10 0
    1: 0200007F:0BBA 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 81235 1 0 100 0 0 10 0
    2: 00000000:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 7001 1 0 100 0 0 10 0
    3: 0100007F:0BB9 0100007F:D4C2 01 00000000:00000000 00:00000000 00000000  1000        0 81299 1 0 20 4 30 10 -1
 """  # noqa: E501
-PROC_TCP6 = """\
+PROC_TCP6_X86 = """\
   sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 23456 1 0 100 0 0 10 0
    1: 00000000000000000000000001000000:0FA0 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 23457 1 0 100 0 0 10 0
    2: 0000000000000000FFFF00000300007F:0BBB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 23458 1 0 100 0 0 10 0
 """  # noqa: E501
 
-# Not a missing component: the hex samples are in x86 byte order, as /proc writes them there.
-little_endian = pytest.mark.skipif(sys.byteorder != "little", reason="samples are x86 /proc")
+ADDRESS_WORDS = re.compile(r"\b((?:[0-9A-F]{8})+):([0-9A-F]{4})\b")
 
 
-@little_endian
+def in_host_order(sample: str) -> str:
+    """The samples as this host's /proc would write them: x86 writes each 32-bit word of an
+    address little-endian, a big-endian host the other way round (the port is always
+    big-endian). On x86 the samples are unchanged; nowhere is the test skipped."""
+    if sys.byteorder == "little":
+        return sample
+
+    def swap(match: re.Match[str]) -> str:
+        words = re.findall("........", match.group(1))
+        return "".join(w[6:8] + w[4:6] + w[2:4] + w[0:2] for w in words) + ":" + match.group(2)
+
+    return ADDRESS_WORDS.sub(swap, sample)
+
+
+PROC_TCP = in_host_order(PROC_TCP_X86)
+PROC_TCP6 = in_host_order(PROC_TCP6_X86)
+
+
 def test_proc_net_tcp_listeners_are_decoded():
     rows = [(item.address, item.port, item.inode) for item in parse_proc_net_tcp(PROC_TCP)]
     assert rows == [("127.0.0.1", 3001, 81234), ("127.0.0.2", 3002, 81235),
                     ("0.0.0.0", 5432, 7001)]  # the ESTABLISHED row is not a listener
     rows6 = [(item.address, item.port) for item in parse_proc_net_tcp(PROC_TCP6)]
     assert rows6 == [("::", 8080), ("::1", 4000), ("127.0.0.3", 3003)]
-    assert decode_address("0100007F") == "127.0.0.1"
+    assert decode_address(in_host_order("0100007F:0000").split(":")[0]) == "127.0.0.1"
 
 
 async def test_the_real_proc_names_this_process_as_the_listener():
@@ -183,8 +200,6 @@ def test_a_fake_proc_tree_is_read_the_same_way(tmp_path: Path):
     (proc / "cgroup").write_text(f"0::/docker/{CID}\n")
     (proc / "cmdline").write_text("node\0dist/main.js\0")
     snap = read_snapshot([3001], root=tmp_path)
-    if sys.byteorder != "little":
-        pytest.skip("samples are x86 /proc")
     owners = snap.owners_of(snap.on_port(3001))
     assert owners == [Owner(777, "node", f"0::/docker/{CID}\n", ("node", "dist/main.js"))]
     assert owners[0].in_container(CID) and not owners[0].in_container("other")
