@@ -23,15 +23,10 @@ from typing import Any
 WATCHERS_ATTRIBUTE = "__watchers"
 
 
-def release_app_hooks(node: Any) -> int:
-    """Remove NODE's watchers on its App and its theme subscription; returns how many
-    watchers were removed."""
+def release_app_hooks(node: Any) -> None:
+    """Remove NODE's watchers on its App and its theme subscription."""
     app = node.app
     app.theme_changed_signal.unsubscribe(node)
     watchers: dict[str, list[tuple[Any, Any]]] = getattr(app, WATCHERS_ATTRIBUTE, {})
-    removed = 0
     for entries in watchers.values():
-        kept = [(owner, callback) for owner, callback in entries if owner is not node]
-        removed += len(entries) - len(kept)
-        entries[:] = kept
-    return removed
+        entries[:] = [(owner, callback) for owner, callback in entries if owner is not node]
